@@ -1,0 +1,72 @@
+using DevLab.JmesPath;
+using DevLab.JmesPath.Expressions;
+using Newtonsoft.Json.Linq;
+
+namespace MeshHook.Grains.Definitions;
+
+/// <summary>A compiled JMESPath expression, evaluated over a run context.</summary>
+public sealed class JmesExpression
+{
+    // JmesPath is safe to share: parsing builds a new tree and keeps no per-call state.
+    private static readonly JmesPath Parser = new();
+    private readonly JmesPathExpression _compiled;
+
+    private JmesExpression(string text, JmesPathExpression compiled)
+    {
+        Text = text;
+        _compiled = compiled;
+    }
+
+    /// <summary>The expression as written in the definition.</summary>
+    public string Text { get; }
+
+    /// <summary>Compiles <paramref name="text"/>; on failure <paramref name="error"/> says why.</summary>
+    public static bool TryCompile(string text, out JmesExpression? expression, out string? error)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            expression = null;
+            error = "expression is empty";
+            return false;
+        }
+
+        try
+        {
+            expression = new JmesExpression(text, Parser.Parse(text));
+            error = null;
+            return true;
+        }
+        catch (Exception e)
+        {
+            expression = null;
+            error = e.Message;
+            return false;
+        }
+    }
+
+    /// <summary>Compiles an expression known to be valid (validation has already run).</summary>
+    public static JmesExpression Compile(string text) =>
+        TryCompile(text, out var expression, out var error)
+            ? expression!
+            : throw new ArgumentException($"invalid JMESPath expression '{text}': {error}", nameof(text));
+
+    /// <summary>Evaluates the expression; a missing value comes back as JSON null.</summary>
+    public JToken Evaluate(JToken context)
+    {
+        var result = _compiled.Transform(context).AsJToken();
+        return result ?? JValue.CreateNull();
+    }
+
+    /// <summary>JMESPath truthiness: false, null, empty string, empty array and empty object are false.</summary>
+    public static bool IsTruthy(JToken value) => value.Type switch
+    {
+        JTokenType.Null or JTokenType.Undefined => false,
+        JTokenType.Boolean => value.Value<bool>(),
+        JTokenType.String => value.Value<string>()!.Length > 0,
+        JTokenType.Array => ((JArray)value).Count > 0,
+        JTokenType.Object => ((JObject)value).Count > 0,
+        _ => true,
+    };
+
+    public override string ToString() => Text;
+}

@@ -1,0 +1,66 @@
+namespace MeshHook.Grains.Definitions;
+
+/// <summary>A validated node of a workflow; one subtype per node type of DESIGN.md.</summary>
+public abstract record WorkflowNode(string Id)
+{
+    /// <summary>The node's type as written in the definition ("transform", "http_call", ...).</summary>
+    public abstract string Type { get; }
+}
+
+/// <summary>The trigger: the webhook that started the run. Exactly one per workflow.</summary>
+public sealed record WebhookNode(string Id) : WorkflowNode(Id)
+{
+    public const string TypeName = "webhook";
+    public override string Type => TypeName;
+}
+
+/// <summary>Output = a JMESPath expression over the run context.</summary>
+public sealed record TransformNode(string Id, JmesExpression Expression) : WorkflowNode(Id)
+{
+    public const string TypeName = "transform";
+    public override string Type => TypeName;
+}
+
+/// <summary>One HTTP request with retries; headers' values and the body are JMESPath over the context.</summary>
+public sealed record HttpCallNode(
+    string Id,
+    HttpMethod Method,
+    Uri Url,
+    IReadOnlyList<KeyValuePair<string, JmesExpression>> Headers,
+    JmesExpression? Body,
+    TimeSpan Timeout,
+    RetryPolicy Retry) : WorkflowNode(Id)
+{
+    public const string TypeName = "http_call";
+    public override string Type => TypeName;
+}
+
+/// <summary>Retry settings of an http_call: attempts in all (1 = no retry) and the backoff bounds.</summary>
+public sealed record RetryPolicy(int MaxAttempts, TimeSpan BaseDelay, TimeSpan MaxDelay)
+{
+    public static readonly RetryPolicy Default = new(3, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
+}
+
+/// <summary>Follows the edge labelled "true" or "false" depending on the condition's truthiness.</summary>
+public sealed record BranchNode(string Id, JmesExpression Condition) : WorkflowNode(Id)
+{
+    public const string TypeName = "branch";
+    public override string Type => TypeName;
+}
+
+/// <summary>A durable wait: the due time is fixed when the step first starts and survives restarts.</summary>
+public sealed record DelayNode(string Id, TimeSpan Duration) : WorkflowNode(Id)
+{
+    public const string TypeName = "delay";
+    public override string Type => TypeName;
+}
+
+/// <summary>Ends the run with the given status.</summary>
+public sealed record TerminateNode(string Id, RunStatus Status) : WorkflowNode(Id)
+{
+    public const string TypeName = "terminate";
+    public override string Type => TypeName;
+}
+
+/// <summary>An edge; <see cref="Label"/> is "true" or "false" on a branch's outgoing edges.</summary>
+public sealed record WorkflowEdge(string Source, string Target, string? Label);

@@ -1,0 +1,57 @@
+using MeshHook.Grains.Definitions;
+
+namespace MeshHook.Grains.Steps;
+
+/// <summary>Executes one node type. Executors are stateless singletons; everything a step needs is in the invocation.</summary>
+public interface IStepExecutor
+{
+    /// <summary>The node type this executor handles ("transform", "http_call", ...).</summary>
+    string NodeType { get; }
+
+    /// <summary>
+    /// Runs the step. Cancellation (run canceled, drain limit reached) arrives through
+    /// <paramref name="cancellationToken"/>, and the executor must stop promptly by throwing
+    /// <see cref="OperationCanceledException"/>.
+    /// </summary>
+    Task<StepOutcome> ExecuteAsync(StepInvocation invocation, CancellationToken cancellationToken);
+}
+
+/// <summary>Everything one execution of a step gets.</summary>
+/// <param name="RunId">The run; part of the Idempotency-Key of http_call.</param>
+/// <param name="Node">The node to execute.</param>
+/// <param name="Context">The run context <c>{trigger: {headers, body}, steps: {id: output}}</c>; read only.</param>
+/// <param name="FirstStartedAt">When this step first started, as checkpointed; the same after a resume (durable delays count from it).</param>
+/// <param name="Observer">Told about each HTTP attempt, for the run's history.</param>
+public sealed record StepInvocation(
+    Guid RunId,
+    WorkflowNode Node,
+    Newtonsoft.Json.Linq.JObject Context,
+    DateTimeOffset FirstStartedAt,
+    IStepObserver Observer);
+
+/// <summary>Receives what happens inside a step while it runs.</summary>
+public interface IStepObserver
+{
+    /// <summary>One HTTP attempt ended: with a status code, or with an error (network failure, timeout).</summary>
+    void OnHttpAttempt(HttpAttempt attempt);
+}
+
+/// <summary>One HTTP attempt of an http_call step. Carries no header or body: history never holds payloads of the peer.</summary>
+public sealed record HttpAttempt(int Attempt, int? StatusCode, string? Error, TimeSpan Elapsed);
+
+/// <summary>How a step ended.</summary>
+public abstract record StepOutcome
+{
+    private StepOutcome()
+    {
+    }
+
+    /// <summary>The step succeeded. <paramref name="BranchLabel"/> is set by branch ("true"/"false").</summary>
+    public sealed record Succeeded(Newtonsoft.Json.Linq.JToken Output, string? BranchLabel = null) : StepOutcome;
+
+    /// <summary>The step failed for good (retries exhausted, non-retryable status, bad expression result).</summary>
+    public sealed record Failed(string Error) : StepOutcome;
+
+    /// <summary>The step ends the run with <paramref name="Status"/>.</summary>
+    public sealed record Terminated(RunStatus Status) : StepOutcome;
+}

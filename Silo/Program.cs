@@ -1,0 +1,3 @@
+using MeshHook.Silo.Hosting;
+
+return await SiloProgram.RunAsync(args);
