@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using Npgsql;
+
+namespace MeshHook.Tests.Integration.Infrastructure;
+
+/// <summary>
+/// The Postgres server the tests use: <c>ConnectionStrings__MeshHook</c> when set, otherwise a throwaway
+/// server started by <c>scripts/pg.sh</c> once per test process. Never a mock; no server means the tests fail.
+/// </summary>
+public static class PostgresServer
+{
+    private static readonly SemaphoreSlim Gate = new(1, 1);
+    private static string? _adminConnectionString;
+
+    /// <summary>A connection string to the server's maintenance database.</summary>
+    public static async Task<string> GetAdminConnectionStringAsync()
+    {
+        await Gate.WaitAsync();
+        try
+        {
+            return _adminConnectionString ??= await ResolveAsync();
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
+    /// <summary>Creates an empty database with a unique name and applies the schema; returns its connection string.</summary>
+    public static async Task<string> CreateDatabaseAsync(string prefix, bool migrate = true)
+    {
+        var admin = await GetAdminConnectionStringAsync();
+        var name = $"{prefix}_{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 33, 63)].ToLowerInvariant();
+        await using (var connection = new NpgsqlConnection(admin))
+        {
+            await connection.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+
+        var builder = new NpgsqlConnectionStringBuilder(admin) { Database = name };
+        var connectionString = builder.ConnectionString;
+        if (migrate)
+        {
+            await MeshHook.Silo.Hosting.SchemaMigrator.MigrateAsync(
+                connectionString, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None);
+        }
+
+        return connectionString;
+    }
+
+    private static async Task<string> ResolveAsync()
+    {
+        var configured = Environment.GetEnvironmentVariable("ConnectionStrings__MeshHook");
+        if (!string.IsNullOrWhiteSpace(configured))
+        {
+            return configured;
+        }
+
+        var root = RepositoryRoot.Find();
+        var port = 56000 + (Environment.ProcessId % 1000);
+        var dataDir = Path.Combine(Path.GetTempPath(), $"meshhook-test-pg-{port}");
+        var start = new ProcessStartInfo("bash", [Path.Combine(root, "scripts", "pg.sh"), "start", dataDir, port.ToString()])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            Environment = { ["PG_EXTRA_OPTS"] = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off" },
+        };
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start scripts/pg.sh");
+        var stdout = await process.StandardOutput.ReadToEndAsync();
+        var stderr = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"no Postgres for the tests: ConnectionStrings__MeshHook is not set and scripts/pg.sh start failed ({process.ExitCode}): {stderr}");
+        }
+
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            using var stop = Process.Start("bash", [Path.Combine(root, "scripts", "pg.sh"), "stop", dataDir]);
+            stop?.WaitForExit(30_000);
+        };
+        return stdout.Trim().Split('\n').Last();
+    }
+}
