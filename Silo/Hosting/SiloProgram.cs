@@ -1,11 +1,130 @@
+using System.Net;
+using MeshHook.Grains.Runs;
+using MeshHook.Silo.Ops;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Npgsql;
+using OpenTelemetry.Metrics;
+
 namespace MeshHook.Silo.Hosting;
 
 /// <summary>The silo's entry point: configuration checks, migrations, then the host.</summary>
 public static class SiloProgram
 {
-    public static Task<int> RunAsync(string[] args)
+    /// <summary>Exit code for a configuration the silo cannot start with.</summary>
+    public const int ConfigurationError = 2;
+
+    /// <summary>Exit code when Postgres cannot be reached or the schema cannot be applied.</summary>
+    public const int DatabaseError = 3;
+
+    public static async Task<int> RunAsync(string[] args)
     {
-        _ = args;
-        return Task.FromResult(0);
+        var migrateOnly = args.Contains("--migrate");
+        var builder = WebApplication.CreateBuilder(args.Where(a => a != "--migrate").ToArray());
+        if (!TryGetConnectionString(builder.Configuration, out var connectionString, out var problem))
+        {
+            await Console.Error.WriteLineAsync($"MeshHook.Silo: {problem}");
+            return ConfigurationError;
+        }
+
+        using (var loggerFactory = LoggerFactory.Create(l => l.AddSimpleConsole(o => o.SingleLine = true)))
+        {
+            var logger = loggerFactory.CreateLogger("MeshHook.Silo.Migrations");
+            try
+            {
+                var applied = await SchemaMigrator.MigrateAsync(connectionString, logger, CancellationToken.None);
+                logger.LogInformation("Schema up to date ({Applied} script(s) applied now)", applied.Count);
+            }
+            catch (Exception e) when (e is NpgsqlException or SchemaMigrationException or TimeoutException)
+            {
+                var target = new NpgsqlConnectionStringBuilder(connectionString);
+                await Console.Error.WriteLineAsync(
+                    $"MeshHook.Silo: cannot prepare the database at {target.Host}:{target.Port}/{target.Database}: {e.Message}");
+                return DatabaseError;
+            }
+        }
+
+        if (migrateOnly)
+        {
+            return 0;
+        }
+
+        builder.AddMeshHookSilo(connectionString);
+        var app = builder.Build();
+        app.MapMeshHookOps();
+        await app.RunAsync();
+        return 0;
+    }
+
+    /// <summary>Adds the Orleans silo (endpoints from the <c>Orleans</c> section), health checks and metrics.</summary>
+    public static WebApplicationBuilder AddMeshHookSilo(this WebApplicationBuilder builder, string connectionString)
+    {
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:8081");
+        }
+
+        var endpoints = builder.Configuration.GetSection(OrleansEndpointOptions.Section).Get<OrleansEndpointOptions>() ?? new OrleansEndpointOptions();
+        if (!IPAddress.TryParse(endpoints.AdvertisedIP, out var advertised))
+        {
+            throw new InvalidOperationException($"Orleans:AdvertisedIP '{endpoints.AdvertisedIP}' is not an IP address");
+        }
+
+        builder.UseOrleans(silo =>
+        {
+            silo.Configure<Orleans.Configuration.ClusterOptions>(o =>
+            {
+                o.ClusterId = endpoints.ClusterId;
+                o.ServiceId = endpoints.ServiceId;
+            });
+            silo.ConfigureEndpoints(advertised, endpoints.SiloPort, endpoints.GatewayPort, listenOnAnyHostAddress: true);
+            silo.AddMeshHookEngine(connectionString, builder.Configuration);
+        });
+
+        builder.Services.AddHealthChecks()
+            .AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"])
+            .AddCheck<SiloActiveHealthCheck>("silo", tags: ["ready"]);
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(RunMetrics.MeterName)
+            .AddRuntimeInstrumentation()
+            .AddPrometheusExporter());
+        return builder;
+    }
+
+    /// <summary>Maps /health/live, /health/ready and /metrics.</summary>
+    public static WebApplication MapMeshHookOps(this WebApplication app)
+    {
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        return app;
+    }
+
+    /// <summary>Reads <c>ConnectionStrings:MeshHook</c>; on failure <paramref name="problem"/> is one line for the operator.</summary>
+    public static bool TryGetConnectionString(IConfiguration configuration, out string connectionString, out string problem)
+    {
+        connectionString = configuration.GetConnectionString("MeshHook") ?? "";
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            problem = "ConnectionStrings:MeshHook is not set. Set it, e.g. ConnectionStrings__MeshHook=\"Host=127.0.0.1;Username=postgres;Database=meshhook\".";
+            return false;
+        }
+
+        try
+        {
+            var parsed = new NpgsqlConnectionStringBuilder(connectionString);
+            if (string.IsNullOrWhiteSpace(parsed.Host))
+            {
+                problem = "ConnectionStrings:MeshHook has no Host.";
+                return false;
+            }
+        }
+        catch (ArgumentException e)
+        {
+            problem = $"ConnectionStrings:MeshHook is not a valid Npgsql connection string: {e.Message}";
+            return false;
+        }
+
+        problem = "";
+        return true;
     }
 }

@@ -1,0 +1,572 @@
+using System.Collections.Concurrent;
+using MeshHook.Grains.Definitions;
+using MeshHook.Grains.Steps;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+using Orleans.Storage;
+
+namespace MeshHook.Grains.Runs;
+
+/// <summary>
+/// One workflow run. Executes the DAG one step at a time and checkpoints at every step boundary:
+/// the grain state is written first (the commit point), then workflow_events and workflow_runs are
+/// brought up to date from it. While unfinished the run holds a reminder, so it always comes back.
+/// </summary>
+public sealed partial class WorkflowRunGrain(
+    [PersistentState("run", WorkflowRunGrain.StorageName)] IPersistentState<RunState> state,
+    RunStore store,
+    WorkflowCache workflows,
+    StepExecutors executors,
+    RunMetrics metrics,
+    ILocalSiloDetails silo,
+    IOptions<RunOptions> options,
+    TimeProvider time,
+    ILogger<WorkflowRunGrain> logger) : Grain, IWorkflowRunGrain, IRemindable
+{
+    /// <summary>The grain storage provider the run state lives in.</summary>
+    public const string StorageName = "runs";
+
+    /// <summary>The reminder every unfinished run holds.</summary>
+    public const string ReminderName = "meshhook-run";
+
+    private RunRecord? _record;
+    private Workflow? _workflow;
+    private JObject _context = new();
+    private Task? _loop;
+    private CancellationTokenSource _lifetime = new();
+    private CancellationTokenSource? _stepCancellation;
+    private bool _cancelRequested;
+
+    private Guid RunId => this.GetPrimaryKey();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _record = await store.LoadAsync(RunId, cancellationToken);
+        if (_record is null)
+        {
+            // Nothing to run; the caller gets RunNotFoundException and the activation goes away.
+            this.DeactivateOnIdle();
+            return;
+        }
+
+        _workflow = workflows.Get(_record);
+        var run = state.State;
+        if (run.Pending.Count > 0 || run.RunRowStale)
+        {
+            // A crash between the state write and the history write: finish what the checkpoint promised.
+            await FlushAsync();
+        }
+
+        // run_created (and anything written outside the grain) already took seqs.
+        run.NextSeq = Math.Max(run.NextSeq, _record.MaxSeq + 1);
+        BuildContext();
+
+        if (run.Initialized && !run.Status.IsFinished())
+        {
+            AddEvent(RunEventTypes.RunResumed, new JObject { ["silo"] = silo.Name, ["address"] = silo.SiloAddress.ToString() });
+            LogResumed(RunId, silo.Name);
+            EnsureLoop();
+        }
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // The step in flight is cut off; it has not been checkpointed, so it runs again on the next activation.
+        await _lifetime.CancelAsync();
+        if (_loop is { IsCompleted: false } loop)
+        {
+            await loop.WaitAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Current);
+        }
+
+        _lifetime.Dispose();
+    }
+
+    public async Task StartAsync()
+    {
+        var record = EnsureExists();
+        var run = state.State;
+        if (run.Status.IsFinished() || record.Status.IsFinished())
+        {
+            return;
+        }
+
+        if (!run.Initialized)
+        {
+            // The reminder comes first: from here on, whatever happens, the run comes back.
+            await this.RegisterOrUpdateReminder(ReminderName, options.Value.ReminderPeriod, options.Value.ReminderPeriod);
+            run.Initialized = true;
+            run.Status = RunStatus.Running;
+            run.RunRowStale = true;
+            foreach (var node in _workflow!.Nodes)
+            {
+                run.Steps.TryAdd(node.Id, new StepState());
+            }
+
+            LogStarted(RunId, record.Slug, record.Version);
+        }
+
+        EnsureLoop();
+    }
+
+    public Task<RunView> GetViewAsync()
+    {
+        EnsureExists();
+        return Task.FromResult(BuildView());
+    }
+
+    public async Task<RunView> CancelAsync()
+    {
+        EnsureExists();
+        var run = state.State;
+        if (run.Status.IsFinished())
+        {
+            return BuildView();
+        }
+
+        _cancelRequested = true;
+        if (_loop is { IsCompleted: false } loop)
+        {
+            _stepCancellation?.Cancel();
+            await loop;
+        }
+        else
+        {
+            await FinishAsync(RunStatus.Canceled, error: null, canceledNodeId: null);
+        }
+
+        return BuildView();
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (_record is null || state.State.Status.IsFinished())
+        {
+            await UnregisterReminderAsync();
+            return;
+        }
+
+        // A tick means the run must be making progress: start it if it never was, resume it otherwise.
+        await StartAsync();
+    }
+
+    private RunRecord EnsureExists() => _record ?? throw new RunNotFoundException(RunId);
+
+    private void EnsureLoop()
+    {
+        if (_loop is { IsCompleted: false } || state.State.Status.IsFinished() || _lifetime.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _loop = RunLoopAsync(_lifetime.Token);
+    }
+
+    private async Task RunLoopAsync(CancellationToken lifetime)
+    {
+        // Let the call that started the loop return first; the loop then interleaves with grain calls at its awaits.
+        await Task.Yield();
+        var run = state.State;
+        try
+        {
+            while (!run.Status.IsFinished())
+            {
+                if (_cancelRequested)
+                {
+                    await FinishAsync(RunStatus.Canceled, error: null, canceledNodeId: null);
+                    return;
+                }
+
+                lifetime.ThrowIfCancellationRequested();
+                var node = NextNode();
+                if (node is null)
+                {
+                    var output = run.LastSucceededNodeId is { } last ? run.Steps[last].OutputJson : null;
+                    await FinishAsync(RunStatus.Succeeded, error: null, canceledNodeId: null, outputJson: output);
+                    return;
+                }
+
+                var step = run.Steps[node.Id];
+                step.Status = StepStatus.Running;
+                step.FirstStartedAt ??= time.GetUtcNow();
+                step.Executions++;
+                AddEvent(RunEventTypes.StepStarted, new JObject
+                {
+                    ["nodeId"] = node.Id,
+                    ["type"] = node.Type,
+                    ["execution"] = step.Executions,
+                });
+
+                // One write commits the previous step's success together with this step's start.
+                await CheckpointAsync();
+
+                var outcome = await ExecuteStepAsync(node, step, lifetime);
+                switch (outcome)
+                {
+                    case StepOutcome.Succeeded succeeded:
+                        RecordSuccess(node, step, succeeded.Output, succeeded.BranchLabel);
+                        break;
+
+                    case StepOutcome.Terminated terminated:
+                        RecordSuccess(node, step, JValue.CreateNull(), branchLabel: null);
+                        var error = terminated.Status == RunStatus.Failed ? $"terminated by node '{node.Id}'" : null;
+                        await FinishAsync(terminated.Status, error, canceledNodeId: null);
+                        return;
+
+                    case StepOutcome.Failed failed:
+                        step.Status = StepStatus.Failed;
+                        step.Error = failed.Error;
+                        AddEvent(RunEventTypes.StepFailed, new JObject { ["nodeId"] = node.Id, ["error"] = failed.Error });
+                        LogStepFailed(RunId, node.Id, failed.Error);
+                        await FinishAsync(RunStatus.Failed, $"step '{node.Id}' failed: {failed.Error}", canceledNodeId: null);
+                        return;
+
+                    case null:
+                        // Canceled by the user while the step ran.
+                        step.Status = StepStatus.Canceled;
+                        await FinishAsync(RunStatus.Canceled, error: null, canceledNodeId: node.Id);
+                        return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (lifetime.IsCancellationRequested)
+        {
+            // Deactivating: what was not checkpointed runs again on the next activation.
+        }
+        catch (InconsistentStateException e)
+        {
+            // Another activation wrote this run's state; this one is stale and must not write again.
+            LogStaleActivation(e, RunId);
+            this.DeactivateOnIdle();
+        }
+        catch (Exception e)
+        {
+            // Postgres unreachable after retries, or a bug: stop here; the reminder or the sweep brings the run back.
+            LogLoopFailed(e, RunId);
+            this.DeactivateOnIdle();
+        }
+    }
+
+    /// <summary>Runs a step; returns null when the user canceled the run while the step ran.</summary>
+    private async Task<StepOutcome?> ExecuteStepAsync(WorkflowNode node, StepState step, CancellationToken lifetime)
+    {
+        var observer = new AttemptRecorder();
+        var started = time.GetTimestamp();
+        var outcomeName = "canceled";
+        using var stepCancellation = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
+        _stepCancellation = stepCancellation;
+        try
+        {
+            var invocation = new StepInvocation(RunId, node, _context, step.FirstStartedAt!.Value, observer);
+            var outcome = await executors.For(node.Type).ExecuteAsync(invocation, stepCancellation.Token);
+            outcomeName = outcome is StepOutcome.Failed ? "failed" : "succeeded";
+            return outcome;
+        }
+        catch (OperationCanceledException) when (_cancelRequested && !lifetime.IsCancellationRequested)
+        {
+            return null;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            outcomeName = "failed";
+            return new StepOutcome.Failed(e.Message);
+        }
+        finally
+        {
+            _stepCancellation = null;
+            metrics.StepFinished(node.Type, outcomeName, time.GetElapsedTime(started));
+            foreach (var attempt in observer.Drain())
+            {
+                step.HttpAttempts++;
+                var payload = new JObject
+                {
+                    ["nodeId"] = node.Id,
+                    ["attempt"] = attempt.Attempt,
+                    ["elapsedMs"] = (long)attempt.Elapsed.TotalMilliseconds,
+                };
+                if (attempt.StatusCode is { } status)
+                {
+                    payload["status"] = status;
+                }
+
+                if (attempt.Error is { } error)
+                {
+                    payload["error"] = error;
+                }
+
+                AddEvent(RunEventTypes.HttpAttempted, payload);
+            }
+        }
+    }
+
+    private void RecordSuccess(WorkflowNode node, StepState step, JToken output, string? branchLabel)
+    {
+        var run = state.State;
+        step.Status = StepStatus.Succeeded;
+        step.OutputJson = output.ToString(Formatting.None);
+        step.BranchLabel = branchLabel;
+        run.LastSucceededNodeId = node.Id;
+        ((JObject)_context["steps"]!)[node.Id] = output;
+        var payload = new JObject { ["nodeId"] = node.Id, ["output"] = output };
+        if (branchLabel is not null)
+        {
+            payload["branch"] = branchLabel;
+        }
+
+        AddEvent(RunEventTypes.StepSucceeded, payload);
+        ResolveSkippedNodes();
+    }
+
+    private async Task FinishAsync(RunStatus status, string? error, string? canceledNodeId, string? outputJson = null)
+    {
+        var run = state.State;
+        run.Status = status;
+        run.Error = error;
+        run.OutputJson = outputJson;
+        run.RunRowStale = true;
+        if (status == RunStatus.Canceled)
+        {
+            foreach (var step in run.Steps.Values.Where(s => s.Status == StepStatus.Running))
+            {
+                step.Status = StepStatus.Canceled;
+            }
+
+            var payload = new JObject();
+            if (canceledNodeId is not null)
+            {
+                payload["nodeId"] = canceledNodeId;
+            }
+
+            AddEvent(RunEventTypes.RunCanceled, payload);
+        }
+        else
+        {
+            var payload = new JObject { ["status"] = status.ToText() };
+            if (error is not null)
+            {
+                payload["error"] = error;
+            }
+
+            AddEvent(RunEventTypes.RunCompleted, payload);
+        }
+
+        await CheckpointAsync();
+        metrics.RunFinished(status);
+        LogFinished(RunId, status.ToText());
+        await UnregisterReminderAsync();
+    }
+
+    /// <summary>Writes the state (the commit point), then the history and the run row from it.</summary>
+    private async Task CheckpointAsync()
+    {
+        state.State.RunRowStale = true;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await state.WriteStateAsync();
+                break;
+            }
+            catch (Exception e) when (e is not InconsistentStateException && attempt < 5)
+            {
+                LogCheckpointRetry(e, RunId, attempt);
+                await Task.Delay(TimeSpan.FromMilliseconds(100 * (1 << attempt)));
+            }
+        }
+
+        await FlushAsync();
+    }
+
+    private async Task FlushAsync()
+    {
+        var run = state.State;
+        var events = run.Pending.ToArray();
+        try
+        {
+            var update = run.RunRowStale ? new RunRowUpdate(run.Status, run.OutputJson, run.Error) : null;
+            await store.AppendAsync(RunId, events, update, CancellationToken.None);
+            run.Pending.RemoveRange(0, events.Length);
+            run.RunRowStale = false;
+        }
+        catch (Exception e)
+        {
+            // The state holds the events; the next checkpoint or activation writes them.
+            LogFlushFailed(e, RunId, events.Length);
+        }
+    }
+
+    private void AddEvent(string type, JObject payload)
+    {
+        var run = state.State;
+        run.Pending.Add(new RunEvent(run.NextSeq++, time.GetUtcNow(), type, payload.ToString(Formatting.None)));
+    }
+
+    private async Task UnregisterReminderAsync()
+    {
+        try
+        {
+            var reminder = await this.GetReminder(ReminderName);
+            if (reminder is not null)
+            {
+                await this.UnregisterReminder(reminder);
+            }
+        }
+        catch (Exception e)
+        {
+            // A leftover reminder only wakes a finished run, which then removes it.
+            LogReminderCleanupFailed(e, RunId);
+        }
+    }
+
+    /// <summary>The step to run next: one cut off earlier (resumed first), else the first ready node in definition order.</summary>
+    private WorkflowNode? NextNode()
+    {
+        var run = state.State;
+        WorkflowNode? ready = null;
+        foreach (var node in _workflow!.Nodes)
+        {
+            var step = run.Steps[node.Id];
+            if (step.Status == StepStatus.Running)
+            {
+                return node;
+            }
+
+            if (ready is null && step.Status == StepStatus.Pending && EdgeStateOf(node.Id) == IncomingState.Active)
+            {
+                ready = node;
+            }
+        }
+
+        return ready;
+    }
+
+    private void ResolveSkippedNodes()
+    {
+        var run = state.State;
+        bool changed;
+        do
+        {
+            changed = false;
+            foreach (var node in _workflow!.Nodes)
+            {
+                var step = run.Steps[node.Id];
+                if (step.Status == StepStatus.Pending && EdgeStateOf(node.Id) == IncomingState.Dead)
+                {
+                    step.Status = StepStatus.Skipped;
+                    changed = true;
+                }
+            }
+        }
+        while (changed);
+    }
+
+    private IncomingState EdgeStateOf(string nodeId)
+    {
+        var run = state.State;
+        var anyActive = false;
+        var any = false;
+        foreach (var edge in _workflow!.Incoming(nodeId))
+        {
+            any = true;
+            var source = run.Steps[edge.Source];
+            switch (source.Status)
+            {
+                case StepStatus.Succeeded when edge.Label is null || edge.Label == source.BranchLabel:
+                    anyActive = true;
+                    break;
+                case StepStatus.Succeeded or StepStatus.Skipped or StepStatus.Failed or StepStatus.Canceled:
+                    break;
+                default:
+                    return IncomingState.Undecided;
+            }
+        }
+
+        // The trigger has no incoming edges and is always ready.
+        return !any || anyActive ? IncomingState.Active : IncomingState.Dead;
+    }
+
+    private void BuildContext()
+    {
+        var steps = new JObject();
+        foreach (var (nodeId, step) in state.State.Steps)
+        {
+            if (step.Status == StepStatus.Succeeded && step.OutputJson is not null)
+            {
+                steps[nodeId] = JToken.Parse(step.OutputJson);
+            }
+        }
+
+        _context = new JObject
+        {
+            ["trigger"] = JToken.Parse(_record!.TriggerJson),
+            ["steps"] = steps,
+        };
+    }
+
+    private RunView BuildView()
+    {
+        var record = _record!;
+        var run = state.State;
+        var status = run.Initialized ? run.Status : record.Status;
+        var steps = _workflow!.Nodes
+            .Select(n =>
+            {
+                var step = run.Steps.GetValueOrDefault(n.Id);
+                var attempts = step is null ? 0 : n is HttpCallNode ? step.HttpAttempts : step.Executions;
+                return new StepView(n.Id, step?.Status ?? StepStatus.Pending, attempts);
+            })
+            .ToArray();
+        return new RunView(RunId, record.Slug, record.Version, status, steps, run.OutputJson, run.Error);
+    }
+
+    private enum IncomingState
+    {
+        Undecided,
+        Active,
+        Dead,
+    }
+
+    /// <summary>Collects HTTP attempts from the executor, which may report from any thread.</summary>
+    private sealed class AttemptRecorder : IStepObserver
+    {
+        private readonly ConcurrentQueue<HttpAttempt> _attempts = new();
+
+        public void OnHttpAttempt(HttpAttempt attempt) => _attempts.Enqueue(attempt);
+
+        public IEnumerable<HttpAttempt> Drain()
+        {
+            while (_attempts.TryDequeue(out var attempt))
+            {
+                yield return attempt;
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} started (workflow {Slug} v{Version})")]
+    private partial void LogStarted(Guid runId, string slug, int version);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} resumed on silo {Silo}")]
+    private partial void LogResumed(Guid runId, string silo);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} finished: {Status}")]
+    private partial void LogFinished(Guid runId, string status);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId}: step {NodeId} failed: {Error}")]
+    private partial void LogStepFailed(Guid runId, string nodeId, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: checkpoint write failed (attempt {Attempt}); retrying")]
+    private partial void LogCheckpointRetry(Exception exception, Guid runId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: {Count} event(s) checkpointed but not yet in workflow_events; they are written at the next checkpoint or activation")]
+    private partial void LogFlushFailed(Exception exception, Guid runId, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: state was written by another activation; this one stops")]
+    private partial void LogStaleActivation(Exception exception, Guid runId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Run {RunId}: execution stopped; the reminder or the recovery sweep resumes it")]
+    private partial void LogLoopFailed(Exception exception, Guid runId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: could not remove its reminder")]
+    private partial void LogReminderCleanupFailed(Exception exception, Guid runId);
+}

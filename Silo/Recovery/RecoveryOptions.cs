@@ -1,0 +1,25 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace MeshHook.Silo.Recovery;
+
+/// <summary>Settings of the recovery sweep, bound from <c>MeshHook:Recovery</c>.</summary>
+public sealed record RecoveryOptions
+{
+    public const string Section = "MeshHook:Recovery";
+
+    /// <summary>How often each silo looks for unfinished runs that nobody is moving.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A queued or running run whose row has not changed for this long is (re)started by the sweep.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan StalledAfter { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>At most this many runs are started per sweep; the rest wait for the next one.</summary>
+    [Range(1, 100_000)]
+    public int BatchSize { get; init; } = 1000;
+
+    /// <summary>At most this many start calls are in flight at once, so a big backlog does not stampede.</summary>
+    [Range(1, 1024)]
+    public int Concurrency { get; init; } = 16;
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every test (unit, integration on a real Postgres, process-level) and ends with the plain count
+#   tests: N passed, N failed
+# Needs the .NET 10 SDK. Installs PostgreSQL from Debian's packages when initdb is missing, and starts a
+# throwaway server unless ConnectionStrings__MeshHook is set.
+set -uo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+log=$(mktemp -t meshhook-test.XXXXXX)
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+finish() {
+  local passed=$1 failed=$2
+  echo "tests: $passed passed, $failed failed"
+  [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+  exit $?
+}
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "test.sh: the .NET SDK (dotnet) is required" >&2
+  finish 0 1
+fi
+
+pg_dir=""
+if [ -z "${ConnectionStrings__MeshHook:-}" ]; then
+  scripts/pg.sh install || finish 0 1
+  pg_port=${MESHHOOK_TEST_PG_PORT:-55990}
+  pg_dir=$(mktemp -d -t meshhook-test-pg.XXXXXX)
+  # Durability settings off: the tests kill silos, not Postgres, and this halves their time.
+  if ! ConnectionStrings__MeshHook=$(PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off" scripts/pg.sh start "$pg_dir" "$pg_port"); then
+    echo "test.sh: could not start a throwaway Postgres" >&2
+    finish 0 1
+  fi
+  export ConnectionStrings__MeshHook
+  trap 'scripts/pg.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+fi
+
+if ! dotnet build MeshHook.Silo.sln -c Release 2>&1 | tee "$log" | grep -E "error|warn" | grep -v "0 Warning\|0 Error"; then :; fi
+if ! grep -q "Build succeeded" "$log" || grep -qE "[1-9][0-9]* Warning\(s\)|[1-9][0-9]* Error\(s\)" "$log"; then
+  echo "test.sh: the build failed or printed warnings" >&2
+  finish 0 1
+fi
+
+dotnet test --solution MeshHook.Silo.sln -c Release --no-build 2>&1 | tee "$log"
+passed=$(grep -E "^\s+succeeded: [0-9]+" "$log" | tail -n 1 | grep -oE "[0-9]+" || echo 0)
+failed=$(grep -E "^\s+failed: [0-9]+" "$log" | tail -n 1 | grep -oE "[0-9]+" || echo 0)
+if ! grep -q "Test run summary" "$log"; then
+  echo "test.sh: the test run did not complete" >&2
+  failed=$((failed + 1))
+fi
+rm -f "$log"
+finish "${passed:-0}" "${failed:-0}"
