@@ -117,6 +117,11 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("slug", slug);
         command.Parameters.AddWithValue("trigger", triggerJson);
         command.Parameters.Add(new NpgsqlParameter("key", NpgsqlDbType.Text) { Value = (object?)idempotencyKey ?? DBNull.Value });
+        if (!IsJson(triggerJson))
+        {
+            throw new ArgumentException("the trigger is not valid JSON", nameof(triggerJson));
+        }
+
         try
         {
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -129,9 +134,18 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
         }
     }
 
-    /// <summary>Publishes a new immutable version of a workflow (see sql/0101); returns its version number.</summary>
+    /// <summary>
+    /// Validates and publishes a new immutable version of a workflow (see sql/0101); returns its version number.
+    /// An invalid definition throws <see cref="InvalidDefinitionException"/> with every problem, and nothing is written.
+    /// </summary>
     public async Task<int> PublishAsync(string slug, string name, string definitionJson, string? secret, CancellationToken cancellationToken)
     {
+        var validation = Definitions.DefinitionValidator.Validate(definitionJson);
+        if (!validation.IsValid)
+        {
+            throw new InvalidDefinitionException(validation.Problems);
+        }
+
         await using var command = dataSource.CreateCommand("SELECT meshhook_publish_workflow(@slug, @name, @definition::jsonb, @secret)");
         command.Parameters.AddWithValue("slug", slug);
         command.Parameters.AddWithValue("name", name);
@@ -155,6 +169,19 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
         return events;
     }
 
+    private static bool IsJson(string text)
+    {
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(text);
+            return true;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
+    }
+
     internal static RunStatus ParseStatus(string text) => text switch
     {
         "queued" => RunStatus.Queued,
@@ -171,4 +198,11 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
 public sealed class WorkflowNotFoundException(string slug) : Exception($"no published workflow with slug '{slug}'")
 {
     public string Slug { get; } = slug;
+}
+
+/// <summary>A definition was refused; <see cref="Problems"/> lists everything wrong with it.</summary>
+public sealed class InvalidDefinitionException(IReadOnlyList<Definitions.DefinitionProblem> problems)
+    : Exception($"invalid workflow definition: {string.Join("; ", problems)}")
+{
+    public IReadOnlyList<Definitions.DefinitionProblem> Problems { get; } = problems;
 }
