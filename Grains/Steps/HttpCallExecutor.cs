@@ -111,20 +111,26 @@ public sealed partial class HttpCallExecutor(
         HttpResponseMessage? response = null;
         try
         {
-            using (var request = call.Request.Create())
-            {
-                response = await call.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attemptToken);
-                await BufferContentAsync(response, attemptToken);
-            }
-
-            Report(call, new HttpAttempt(attempt, (int)response.StatusCode, null, timeProvider.GetElapsedTime(started)));
-            return response;
+            using var request = call.Request.Create();
+            response = await call.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attemptToken);
+            await BufferContentAsync(response, attemptToken);
         }
         catch (Exception e)
         {
-            var error = DescribeAttemptError(e, call);
-            Report(call, new HttpAttempt(attempt, (int?)response?.StatusCode, error, timeProvider.GetElapsedTime(started)));
+            var status = (int?)response?.StatusCode;
             response?.Dispose();
+            Report(call, new HttpAttempt(attempt, status, DescribeAttemptError(e, call), timeProvider.GetElapsedTime(started)));
+            throw;
+        }
+
+        try
+        {
+            Report(call, new HttpAttempt(attempt, (int)response.StatusCode, null, timeProvider.GetElapsedTime(started)));
+            return response;
+        }
+        catch
+        {
+            response.Dispose();
             throw;
         }
     }
@@ -246,6 +252,12 @@ public sealed partial class HttpCallExecutor(
         [NotNullWhen(false)] out string? error)
     {
         request = null;
+        if (!node.Url.IsAbsoluteUri || (node.Url.Scheme != Uri.UriSchemeHttp && node.Url.Scheme != Uri.UriSchemeHttps))
+        {
+            error = "url must be an absolute http or https URL";
+            return false;
+        }
+
         var headers = new List<KeyValuePair<string, string>>(node.Headers.Count);
         foreach (var (name, expression) in node.Headers)
         {

@@ -322,6 +322,38 @@ public sealed class HttpCallExecutorTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task HttpCall_CallerCancelsWhileWaitingToRetry_ThrowsOperationCanceledPromptly()
+    {
+        await using var server = await LocalHttpServer.StartAsync((context, _) =>
+        {
+            context.Response.Headers.RetryAfter = "30";
+            return Status(context, 503);
+        });
+        var firstAttempt = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var observer = new CallbackObserver(_ => firstAttempt.TrySetResult());
+        using var cancellation = new CancellationTokenSource();
+
+        var execution = Executor.ExecuteAsync(Invocation(Node(server.Url("/busy"))) with { Observer = observer }, cancellation.Token);
+        await firstAttempt.Task.WaitAsync(Deadline, TestContext.Current.CancellationToken);
+        var canceledAt = Stopwatch.GetTimestamp();
+        await cancellation.CancelAsync();
+
+        await FluentActions.Awaiting(() => execution.WaitAsync(Deadline, TestContext.Current.CancellationToken))
+            .Should().ThrowAsync<OperationCanceledException>();
+        Stopwatch.GetElapsedTime(canceledAt).Should().BeLessThan(TimeSpan.FromSeconds(2));
+        server.RequestCount.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task HttpCall_NonHttpUrl_FailsWithoutSending()
+    {
+        var outcome = await RunAsync(Node(new Uri("ftp://127.0.0.1/file")));
+
+        outcome.Should().Be(new StepOutcome.Failed("url must be an absolute http or https URL"));
+        _observer.Attempts.Should().BeEmpty();
+    }
+
+    [Fact]
     public async Task HttpCall_HeaderValueWithLineBreak_FailsWithoutSending()
     {
         await using var server = await LocalHttpServer.StartAsync((context, _) => Status(context, 200));
