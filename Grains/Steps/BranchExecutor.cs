@@ -1,0 +1,33 @@
+using MeshHook.Grains.Definitions;
+using Newtonsoft.Json.Linq;
+
+namespace MeshHook.Grains.Steps;
+
+/// <summary>Runs branch nodes: evaluates the condition and picks the edge labelled "true" or "false" by JMESPath truthiness.</summary>
+public sealed class BranchExecutor : IStepExecutor
+{
+    public const string TrueLabel = "true";
+    public const string FalseLabel = "false";
+
+    public string NodeType => BranchNode.TypeName;
+
+    public Task<StepOutcome> ExecuteAsync(StepInvocation invocation, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(invocation);
+        cancellationToken.ThrowIfCancellationRequested();
+        var node = invocation.NodeAs<BranchNode>();
+
+        StepOutcome outcome;
+        try
+        {
+            var taken = JmesExpression.IsTruthy(node.Condition.Evaluate(invocation.Context));
+            outcome = new StepOutcome.Succeeded(new JValue(taken), taken ? TrueLabel : FalseLabel);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            outcome = new StepOutcome.Failed($"condition '{node.Condition.Text}' failed: {e.Message}");
+        }
+
+        return Task.FromResult(outcome);
+    }
+}

@@ -1,0 +1,607 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using MeshHook.Grains.Definitions;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Logging;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+using Polly;
+using Polly.Timeout;
+
+namespace MeshHook.Grains.Steps;
+
+/// <summary>
+/// Runs http_call nodes: one HTTP request through a Polly pipeline (retry around a per-attempt timeout), output <c>{status, headers, body}</c>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Retries (exponential backoff with jitter between <see cref="RetryPolicy.BaseDelay"/> and <see cref="RetryPolicy.MaxDelay"/>)
+/// happen on network errors, per-attempt timeouts, 408, 429 and 5xx; never on other statuses. Every attempt is a fresh
+/// request carrying the same <c>Idempotency-Key: mh-{runId}-{nodeId}</c>, which overrides a header of that name in the definition.
+/// </para>
+/// <para>
+/// <c>Retry-After</c> (seconds or HTTP date) on a retryable response is honoured as given, even beyond
+/// <see cref="RetryPolicy.MaxDelay"/>: <c>MaxDelay</c> bounds our own backoff, and retrying before the peer asked would only
+/// earn another 429. A <c>Retry-After</c> beyond <see cref="MaxRetryAfter"/> (5 minutes) is not waited for: the response
+/// is final and the step fails, saying why. A step must not sit silently for hours inside a request.
+/// </para>
+/// <para>
+/// Headers whose expression yields JSON null are not sent; string results are sent as they are, other results as compact JSON.
+/// The body, when the node has one, is the compact JSON of its expression (<c>application/json</c>, unless the definition sets
+/// <c>Content-Type</c>). Response bodies are buffered up to <see cref="MaxResponseBodyBytes"/>; a larger one fails the step.
+/// Cancellation by the caller surfaces as <see cref="OperationCanceledException"/>, never as a failed step.
+/// </para>
+/// </remarks>
+public sealed partial class HttpCallExecutor(
+    IHttpClientFactory httpClientFactory,
+    TimeProvider timeProvider,
+    ILogger<HttpCallExecutor> logger) : IStepExecutor
+{
+    /// <summary>The name of the <see cref="HttpClient"/> this executor asks <see cref="IHttpClientFactory"/> for.</summary>
+    public const string HttpClientName = "meshhook-http-call";
+
+    /// <summary>The largest response body a step accepts (1 MiB).</summary>
+    public const int MaxResponseBodyBytes = 1024 * 1024;
+
+    // Pipelines are keyed by user-chosen values; past this many, extra ones are built per call instead of cached.
+    private const int MaxCachedPipelines = 1024;
+    private const int MaxReasonPhraseLength = 100;
+
+    /// <summary>The longest <c>Retry-After</c> the executor waits for; a longer one makes the response final.</summary>
+    public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromMinutes(5);
+
+    // Polly's own bounds: a timeout between 10 ms and a day, delays up to a day.
+    private static readonly TimeSpan MinTimeout = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan MaxPollyTime = TimeSpan.FromDays(1);
+
+    private readonly ConcurrentDictionary<(RetryPolicy Retry, TimeSpan Timeout), ResiliencePipeline<HttpResponseMessage>> _pipelines = new();
+
+    public string NodeType => HttpCallNode.TypeName;
+
+    public async Task<StepOutcome> ExecuteAsync(StepInvocation invocation, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(invocation);
+        cancellationToken.ThrowIfCancellationRequested();
+        var node = invocation.NodeAs<HttpCallNode>();
+
+        if (!TryPrepare(node, invocation, out var request, out var inputError))
+        {
+            return Fail(invocation, node, inputError);
+        }
+
+        var timeout = Clamp(node.Timeout, MinTimeout, MaxPollyTime);
+        var call = new Call(invocation, node, request, httpClientFactory.CreateClient(HttpClientName), timeout, cancellationToken);
+        var pipeline = PipelineFor(node.Retry, timeout);
+        try
+        {
+            using var response = await pipeline.ExecuteAsync(attemptToken => AttemptAsync(call, attemptToken), cancellationToken);
+            return await ToOutcomeAsync(call, response);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (TimeoutRejectedException)
+        {
+            return Fail(invocation, node, $"request timed out ({timeout.TotalMilliseconds:0} ms per attempt) after {call.Attempts} attempt(s)");
+        }
+        catch (HttpRequestException e)
+        {
+            return Fail(invocation, node, $"{DescribeNetworkError(e)} after {call.Attempts} attempt(s)");
+        }
+        catch (ResponseBodyTooLargeException e)
+        {
+            return Fail(invocation, node, $"{e.Message} (attempt {call.Attempts})");
+        }
+        catch (OperationCanceledException)
+        {
+            // Not the caller's token: nothing here cancels on its own, so say so rather than pass it off as a run cancellation.
+            return Fail(invocation, node, $"request was canceled unexpectedly after {call.Attempts} attempt(s)");
+        }
+    }
+
+    private async ValueTask<HttpResponseMessage> AttemptAsync(Call call, CancellationToken attemptToken)
+    {
+        var attempt = ++call.Attempts;
+        var started = timeProvider.GetTimestamp();
+        HttpResponseMessage? response = null;
+        try
+        {
+            using var request = call.Request.Create();
+            response = await call.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attemptToken);
+            await BufferContentAsync(response, attemptToken);
+        }
+        catch (Exception e)
+        {
+            var status = (int?)response?.StatusCode;
+            response?.Dispose();
+            Report(call, new HttpAttempt(attempt, status, DescribeAttemptError(e, call), timeProvider.GetElapsedTime(started)));
+            throw;
+        }
+
+        try
+        {
+            Report(call, new HttpAttempt(attempt, (int)response.StatusCode, null, timeProvider.GetElapsedTime(started)));
+            return response;
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+    }
+
+    private void Report(Call call, HttpAttempt attempt)
+    {
+        if (attempt.Error is null)
+        {
+            LogAttemptStatus(logger, call.Invocation.RunId, call.Node.Id, attempt.Attempt, attempt.StatusCode!.Value, attempt.Elapsed.TotalMilliseconds);
+        }
+        else
+        {
+            LogAttemptError(logger, call.Invocation.RunId, call.Node.Id, attempt.Attempt, attempt.Error, attempt.Elapsed.TotalMilliseconds);
+        }
+
+        call.Invocation.Observer.OnHttpAttempt(attempt);
+    }
+
+    private async Task<StepOutcome> ToOutcomeAsync(Call call, HttpResponseMessage response)
+    {
+        var status = (int)response.StatusCode;
+        if (status is >= 200 and < 400)
+        {
+            var output = new JObject
+            {
+                ["status"] = status,
+                ["headers"] = ResponseHeaders(response),
+                ["body"] = await ResponseBodyAsync(response.Content),
+            };
+            LogSucceeded(logger, call.Invocation.RunId, call.Node.Id, status, call.Attempts);
+            return new StepOutcome.Succeeded(output);
+        }
+
+        var reason = (response.ReasonPhrase ?? string.Empty).Trim();
+        if (reason.Length > MaxReasonPhraseLength)
+        {
+            reason = reason[..MaxReasonPhraseLength];
+        }
+
+        var error = $"HTTP {status} {reason}".TrimEnd() + $" after {call.Attempts} attempt(s)";
+        if (IsRetryableStatus(status) && RetryAfter(response) is { } retryAfter && retryAfter > MaxRetryAfter)
+        {
+            error += $"; Retry-After of {retryAfter.TotalSeconds:0} s exceeds the {MaxRetryAfter.TotalSeconds:0} s limit";
+        }
+
+        return Fail(call.Invocation, call.Node, error);
+    }
+
+    private StepOutcome.Failed Fail(StepInvocation invocation, HttpCallNode node, string error)
+    {
+        LogFailed(logger, invocation.RunId, node.Id, error);
+        return new StepOutcome.Failed(error);
+    }
+
+    private ResiliencePipeline<HttpResponseMessage> PipelineFor(RetryPolicy retry, TimeSpan timeout)
+    {
+        var key = (retry, timeout);
+        if (_pipelines.TryGetValue(key, out var cached))
+        {
+            return cached;
+        }
+
+        var pipeline = BuildPipeline(retry, timeout);
+        return _pipelines.Count < MaxCachedPipelines ? _pipelines.GetOrAdd(key, pipeline) : pipeline;
+    }
+
+    private ResiliencePipeline<HttpResponseMessage> BuildPipeline(RetryPolicy retry, TimeSpan timeout)
+    {
+        var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = timeProvider };
+        if (retry.MaxAttempts > 1)
+        {
+            builder.AddRetry(new HttpRetryStrategyOptions
+            {
+                MaxRetryAttempts = retry.MaxAttempts - 1,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = Clamp(retry.BaseDelay, TimeSpan.Zero, MaxPollyTime),
+                MaxDelay = Clamp(retry.MaxDelay, TimeSpan.Zero, MaxPollyTime),
+                ShouldRetryAfterHeader = true,
+                ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome, args.Context.CancellationToken)),
+            });
+        }
+
+        // Inside the retry: the timeout bounds each attempt (request, response headers and body), not the whole step.
+        builder.AddTimeout(timeout);
+        return builder.Build();
+    }
+
+    private bool ShouldRetry(Outcome<HttpResponseMessage> outcome, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        if (outcome.Exception is { } exception)
+        {
+            return exception is HttpRequestException or TimeoutRejectedException;
+        }
+
+        var response = outcome.Result!;
+        return IsRetryableStatus((int)response.StatusCode)
+            && !(RetryAfter(response) is { } retryAfter && retryAfter > MaxRetryAfter);
+    }
+
+    private static bool IsRetryableStatus(int status) => status >= 500 || status is 408 or 429;
+
+    private TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date - timeProvider.GetUtcNow(),
+        _ => null,
+    };
+
+    private static bool TryPrepare(
+        HttpCallNode node,
+        StepInvocation invocation,
+        [NotNullWhen(true)] out PreparedRequest? request,
+        [NotNullWhen(false)] out string? error)
+    {
+        request = null;
+        if (!node.Url.IsAbsoluteUri || (node.Url.Scheme != Uri.UriSchemeHttp && node.Url.Scheme != Uri.UriSchemeHttps))
+        {
+            error = "url must be an absolute http or https URL";
+            return false;
+        }
+
+        var headers = new List<KeyValuePair<string, string>>(node.Headers.Count);
+        foreach (var (name, expression) in node.Headers)
+        {
+            if (string.Equals(name, IdempotencyKey.HeaderName, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            if (!TryEvaluate(expression, invocation.Context, out var value, out error))
+            {
+                error = $"header '{name}': {error}";
+                return false;
+            }
+
+            if (value.Type is JTokenType.Null or JTokenType.Undefined)
+            {
+                continue;
+            }
+
+            var text = value.Type == JTokenType.String ? value.Value<string>()! : value.ToString(Formatting.None);
+            if (text.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
+            {
+                error = $"header '{name}': the value of '{expression.Text}' contains a line break or NUL character";
+                return false;
+            }
+
+            headers.Add(new(name, text));
+        }
+
+        string? body = null;
+        if (node.Body is { } bodyExpression)
+        {
+            if (!TryEvaluate(bodyExpression, invocation.Context, out var value, out error))
+            {
+                error = $"body: {error}";
+                return false;
+            }
+
+            body = value.ToString(Formatting.None);
+        }
+
+        var prepared = new PreparedRequest(node.Method, node.Url, headers, body, IdempotencyKey.For(invocation.RunId, node.Id));
+        try
+        {
+            // Building one up front turns a header the HTTP stack refuses into a step failure, not an attempt error.
+            using var probe = prepared.Create();
+        }
+        catch (InvalidHeaderException e)
+        {
+            error = e.Message;
+            return false;
+        }
+
+        request = prepared;
+        error = null;
+        return true;
+    }
+
+    private static bool TryEvaluate(JmesExpression expression, JToken context, [NotNullWhen(true)] out JToken? value, [NotNullWhen(false)] out string? error)
+    {
+        try
+        {
+            value = expression.Evaluate(context);
+            error = null;
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            value = null;
+            error = $"expression '{expression.Text}' failed: {e.Message}";
+            return false;
+        }
+    }
+
+    /// <summary>Reads the body within the attempt (so the per-attempt timeout covers it) into a capped, buffered content.</summary>
+    private static async Task BufferContentAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var original = response.Content;
+        if (original.Headers.ContentLength is > MaxResponseBodyBytes)
+        {
+            throw new ResponseBodyTooLargeException();
+        }
+
+        byte[] body;
+        try
+        {
+            await using var stream = await original.ReadAsStreamAsync(cancellationToken);
+            using var buffer = new MemoryStream();
+            var chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
+            try
+            {
+                int read;
+                while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+                {
+                    if (buffer.Length + read > MaxResponseBodyBytes)
+                    {
+                        throw new ResponseBodyTooLargeException();
+                    }
+
+                    buffer.Write(chunk, 0, read);
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(chunk);
+            }
+
+            body = buffer.ToArray();
+        }
+        catch (HttpIOException e)
+        {
+            // A connection lost mid-body is a network error like any other: retryable.
+            throw new HttpRequestException(e.HttpRequestError, "reading the response body failed", e);
+        }
+        catch (IOException e)
+        {
+            throw new HttpRequestException(HttpRequestError.Unknown, "reading the response body failed", e);
+        }
+
+        var buffered = new ByteArrayContent(body);
+        foreach (var header in original.Headers)
+        {
+            buffered.Headers.TryAddWithoutValidation(header.Key, header.Value);
+        }
+
+        response.Content = buffered;
+        original.Dispose();
+    }
+
+    private static JObject ResponseHeaders(HttpResponseMessage response)
+    {
+        var headers = new JObject();
+        foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
+        {
+            var key = name.ToLowerInvariant();
+            var value = string.Join(", ", values);
+            headers[key] = headers[key] is JValue { Type: JTokenType.String } existing ? $"{existing.Value<string>()}, {value}" : value;
+        }
+
+        return headers;
+    }
+
+    private static async Task<JToken> ResponseBodyAsync(HttpContent content)
+    {
+        var bytes = await content.ReadAsByteArrayAsync();
+        if (bytes.Length == 0)
+        {
+            return JValue.CreateNull();
+        }
+
+        var contentType = content.Headers.ContentType;
+        string text;
+        using (var reader = new StreamReader(new MemoryStream(bytes), EncodingOf(contentType), detectEncodingFromByteOrderMarks: true))
+        {
+            text = await reader.ReadToEndAsync();
+        }
+
+        return IsJson(contentType) && TryParseJson(text, out var json) ? json : new JValue(text);
+    }
+
+    private static Encoding EncodingOf(MediaTypeHeaderValue? contentType)
+    {
+        var charset = contentType?.CharSet?.Trim('"');
+        if (string.IsNullOrEmpty(charset))
+        {
+            return Encoding.UTF8;
+        }
+
+        try
+        {
+            return Encoding.GetEncoding(charset);
+        }
+        catch (ArgumentException)
+        {
+            return Encoding.UTF8;
+        }
+    }
+
+    private static bool IsJson(MediaTypeHeaderValue? contentType) =>
+        contentType?.MediaType is { } mediaType
+        && (mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+
+    private static bool TryParseJson(string text, [NotNullWhen(true)] out JToken? json)
+    {
+        try
+        {
+            // DateParseHandling.None: a peer's "2024-01-01T00:00:00Z" stays the string it sent.
+            using var reader = new JsonTextReader(new StringReader(text)) { DateParseHandling = DateParseHandling.None, MaxDepth = 128 };
+            json = JToken.ReadFrom(reader);
+            if (reader.Read())
+            {
+                json = null;
+                return false;
+            }
+
+            return true;
+        }
+        catch (JsonException)
+        {
+            json = null;
+            return false;
+        }
+    }
+
+    private static string DescribeAttemptError(Exception e, Call call) => e switch
+    {
+        OperationCanceledException when call.CancellationToken.IsCancellationRequested => "canceled",
+        OperationCanceledException => $"timed out after {call.Timeout.TotalMilliseconds:0} ms",
+        HttpRequestException http => DescribeNetworkError(http),
+        ResponseBodyTooLargeException => e.Message,
+        _ => $"failed ({e.GetType().Name})",
+    };
+
+    /// <summary>
+    /// A fixed vocabulary, not the exception's message: messages of the HTTP stack can quote what the peer sent
+    /// (an invalid header line), and attempt errors go into the run's history.
+    /// </summary>
+    private static string DescribeNetworkError(HttpRequestException e)
+    {
+        var what = e.HttpRequestError switch
+        {
+            HttpRequestError.NameResolutionError => "name resolution failed",
+            HttpRequestError.ConnectionError => "connection failed",
+            HttpRequestError.SecureConnectionError => "TLS connection failed",
+            HttpRequestError.HttpProtocolError => "HTTP protocol error",
+            HttpRequestError.ExtendedConnectNotSupported or HttpRequestError.VersionNegotiationError => "HTTP version negotiation failed",
+            HttpRequestError.UserAuthenticationError => "authentication with the server failed",
+            HttpRequestError.ProxyTunnelError => "proxy tunnel failed",
+            HttpRequestError.InvalidResponse => "invalid response",
+            HttpRequestError.ResponseEnded => "connection closed before the response was complete",
+            HttpRequestError.ConfigurationLimitExceeded => "response exceeded a limit of the HTTP client",
+            _ => "request failed",
+        };
+
+        for (Exception? inner = e.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is SocketException socket)
+            {
+                return $"network error: {what} ({socket.SocketErrorCode})";
+            }
+        }
+
+        return $"network error: {what}";
+    }
+
+    private static TimeSpan Clamp(TimeSpan value, TimeSpan min, TimeSpan max) =>
+        value < min ? min : value > max ? max : value;
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "http_call {NodeId} of run {RunId}: attempt {Attempt} got {StatusCode} in {ElapsedMs} ms")]
+    private static partial void LogAttemptStatus(ILogger logger, Guid runId, string nodeId, int attempt, int statusCode, double elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "http_call {NodeId} of run {RunId}: attempt {Attempt} failed after {ElapsedMs} ms: {Error}")]
+    private static partial void LogAttemptError(ILogger logger, Guid runId, string nodeId, int attempt, string error, double elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "http_call {NodeId} of run {RunId} succeeded with {StatusCode} after {Attempts} attempt(s)")]
+    private static partial void LogSucceeded(ILogger logger, Guid runId, string nodeId, int statusCode, int attempts);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "http_call {NodeId} of run {RunId} failed: {Error}")]
+    private static partial void LogFailed(ILogger logger, Guid runId, string nodeId, string error);
+
+    /// <summary>One execution of the step: what every attempt shares, and how many attempts were made.</summary>
+    private sealed class Call(
+        StepInvocation invocation,
+        HttpCallNode node,
+        PreparedRequest request,
+        HttpClient client,
+        TimeSpan timeout,
+        CancellationToken cancellationToken)
+    {
+        public StepInvocation Invocation { get; } = invocation;
+
+        public HttpCallNode Node { get; } = node;
+
+        public PreparedRequest Request { get; } = request;
+
+        public HttpClient Client { get; } = client;
+
+        public TimeSpan Timeout { get; } = timeout;
+
+        public CancellationToken CancellationToken { get; } = cancellationToken;
+
+        public int Attempts { get; set; }
+    }
+
+    /// <summary>The evaluated request; <see cref="Create"/> makes a fresh message for each attempt.</summary>
+    private sealed record PreparedRequest(
+        HttpMethod Method,
+        Uri Url,
+        IReadOnlyList<KeyValuePair<string, string>> Headers,
+        string? Body,
+        string IdempotencyKeyValue)
+    {
+        public HttpRequestMessage Create()
+        {
+            var request = new HttpRequestMessage(Method, Url);
+            try
+            {
+                if (Body is not null)
+                {
+                    request.Content = new StringContent(Body, Encoding.UTF8, "application/json");
+                }
+
+                foreach (var (name, value) in Headers)
+                {
+                    AddHeader(request, name, value);
+                }
+
+                request.Headers.TryAddWithoutValidation(IdempotencyKey.HeaderName, IdempotencyKeyValue);
+                return request;
+            }
+            catch
+            {
+                request.Dispose();
+                throw;
+            }
+        }
+
+        private static void AddHeader(HttpRequestMessage request, string name, string value)
+        {
+            if (request.Headers.TryAddWithoutValidation(name, value))
+            {
+                return;
+            }
+
+            // Refused as a request header: either a content header (Content-Type...) or not a valid name at all.
+            using var probe = new ByteArrayContent([]);
+            if (!probe.Headers.TryAddWithoutValidation(name, value))
+            {
+                throw new InvalidHeaderException($"header '{name}' cannot be sent: not a valid header name");
+            }
+
+            if (request.Content is { } content)
+            {
+                content.Headers.Remove(name);
+                content.Headers.TryAddWithoutValidation(name, value);
+            }
+
+            // A content header without a body has nothing to describe: it is left out.
+        }
+    }
+
+    private sealed class InvalidHeaderException(string message) : Exception(message);
+
+    private sealed class ResponseBodyTooLargeException()
+        : Exception($"response body exceeds the {MaxResponseBodyBytes} byte limit");
+}

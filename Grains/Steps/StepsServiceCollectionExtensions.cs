@@ -1,0 +1,45 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace MeshHook.Grains.Steps;
+
+/// <summary>Registers the step executors, their registry and the HTTP client of http_call.</summary>
+public static class StepsServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds every <see cref="IStepExecutor"/>, <see cref="StepExecutors"/>, <see cref="TimeProvider.System"/> (unless a
+    /// <see cref="TimeProvider"/> is already registered) and the named client <see cref="HttpCallExecutor.HttpClientName"/>.
+    /// </summary>
+    public static IServiceCollection AddMeshHookSteps(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+
+        services.AddLogging();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddEnumerable(
+        [
+            ServiceDescriptor.Singleton<IStepExecutor, WebhookExecutor>(),
+            ServiceDescriptor.Singleton<IStepExecutor, TransformExecutor>(),
+            ServiceDescriptor.Singleton<IStepExecutor, HttpCallExecutor>(),
+            ServiceDescriptor.Singleton<IStepExecutor, BranchExecutor>(),
+            ServiceDescriptor.Singleton<IStepExecutor, DelayExecutor>(),
+            ServiceDescriptor.Singleton<IStepExecutor, TerminateExecutor>(),
+        ]);
+        services.TryAddSingleton<StepExecutors>();
+
+        services
+            .AddHttpClient(HttpCallExecutor.HttpClientName, client =>
+            {
+                // The executor's pipeline owns timeouts, per attempt.
+                client.Timeout = Timeout.InfiniteTimeSpan;
+            })
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            {
+                // One handler serves every run: a cookie one peer sets must never travel with another run's request.
+                UseCookies = false,
+            })
+            .RedactLoggedHeaders(_ => true);
+
+        return services;
+    }
+}
