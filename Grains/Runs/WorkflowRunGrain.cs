@@ -46,8 +46,7 @@ public sealed partial class WorkflowRunGrain(
         _record = await store.LoadAsync(RunId, cancellationToken);
         if (_record is null)
         {
-            // Nothing to run; the caller gets RunNotFoundException and the activation goes away.
-            this.DeactivateOnIdle();
+            // Nothing to run; the caller gets RunNotFoundException (see EnsureExists).
             return;
         }
 
@@ -96,14 +95,7 @@ public sealed partial class WorkflowRunGrain(
         {
             // The reminder comes first: from here on, whatever happens, the run comes back.
             await this.RegisterOrUpdateReminder(ReminderName, options.Value.ReminderPeriod, options.Value.ReminderPeriod);
-            run.Initialized = true;
-            run.Status = RunStatus.Running;
-            run.RunRowStale = true;
-            foreach (var node in _workflow!.Nodes)
-            {
-                run.Steps.TryAdd(node.Id, new StepState());
-            }
-
+            InitializeState();
             LogStarted(RunId, record.Slug, record.Version);
         }
 
@@ -133,6 +125,11 @@ public sealed partial class WorkflowRunGrain(
         }
         else
         {
+            if (!run.Initialized)
+            {
+                InitializeState();
+            }
+
             await FinishAsync(RunStatus.Canceled, error: null, canceledNodeId: null);
         }
 
@@ -151,7 +148,30 @@ public sealed partial class WorkflowRunGrain(
         await StartAsync();
     }
 
-    private RunRecord EnsureExists() => _record ?? throw new RunNotFoundException(RunId);
+    private RunRecord EnsureExists()
+    {
+        if (_record is null)
+        {
+            // Nothing lives here: let the activation go once this call has its answer.
+            this.DeactivateOnIdle();
+            throw new RunNotFoundException(RunId);
+        }
+
+        return _record;
+    }
+
+    /// <summary>Takes the run over from its queued row: every step pending, status running.</summary>
+    private void InitializeState()
+    {
+        var run = state.State;
+        run.Initialized = true;
+        run.Status = RunStatus.Running;
+        run.RunRowStale = true;
+        foreach (var node in _workflow!.Nodes)
+        {
+            run.Steps.TryAdd(node.Id, new StepState());
+        }
+    }
 
     private void EnsureLoop()
     {
@@ -209,9 +229,12 @@ public sealed partial class WorkflowRunGrain(
                         break;
 
                     case StepOutcome.Terminated terminated:
+                        // The run's output stays the last output before terminate, which has none of its own.
+                        var outputBefore = run.LastSucceededNodeId is { } previous ? run.Steps[previous].OutputJson : null;
                         RecordSuccess(node, step, JValue.CreateNull(), branchLabel: null);
+                        run.LastSucceededNodeId = null;
                         var error = terminated.Status == RunStatus.Failed ? $"terminated by node '{node.Id}'" : null;
-                        await FinishAsync(terminated.Status, error, canceledNodeId: null);
+                        await FinishAsync(terminated.Status, error, canceledNodeId: null, outputBefore);
                         return;
 
                     case StepOutcome.Failed failed:

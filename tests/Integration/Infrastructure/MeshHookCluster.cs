@@ -15,7 +15,9 @@ public class MeshHookCluster : IAsyncLifetime
 {
     private NpgsqlDataSource? _dataSource;
 
-    public InProcessTestCluster Cluster { get; private set; } = null!;
+    private const string ConnectionStringKey = "MeshHookTests:ConnectionString";
+
+    public TestCluster Cluster { get; private set; } = null!;
 
     public string ConnectionString { get; private set; } = "";
 
@@ -44,16 +46,18 @@ public class MeshHookCluster : IAsyncLifetime
         Store = new RunStore(_dataSource);
         Sink = await HttpSink.StartAsync();
 
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(Settings).Build();
-        var connectionString = ConnectionString;
-        var builder = new InProcessTestClusterBuilder(InitialSilos);
+        var builder = new TestClusterBuilder(InitialSilos);
+        // Off: the test cluster would otherwise swap in its in-memory membership for the Postgres one.
         builder.Options.UseTestClusterMembership = false;
-        builder.ConfigureSilo((_, silo) => silo.AddMeshHookEngine(connectionString, configuration));
-        builder.ConfigureClient(client => client.UseAdoNetClustering(o =>
+        builder.Options.ConfigureFileLogging = false;
+        builder.Properties[ConnectionStringKey] = ConnectionString;
+        foreach (var (key, value) in Settings)
         {
-            o.Invariant = MeshHookSiloBuilderExtensions.Invariant;
-            o.ConnectionString = connectionString;
-        }));
+            builder.Properties[key] = value;
+        }
+
+        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
+        builder.AddClientBuilderConfigurator<ClientConfigurator>();
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }
@@ -67,6 +71,22 @@ public class MeshHookCluster : IAsyncLifetime
         {
             await _dataSource.DisposeAsync();
         }
+    }
+
+    private sealed class SiloConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder) =>
+            siloBuilder.AddMeshHookEngine(siloBuilder.Configuration[ConnectionStringKey]!, siloBuilder.Configuration);
+    }
+
+    private sealed class ClientConfigurator : IClientBuilderConfigurator
+    {
+        public void Configure(IConfiguration configuration, IClientBuilder clientBuilder) =>
+            clientBuilder.UseAdoNetClustering(o =>
+            {
+                o.Invariant = MeshHookSiloBuilderExtensions.Invariant;
+                o.ConnectionString = configuration[ConnectionStringKey];
+            });
     }
 
     /// <summary>Publishes a workflow under a fresh slug; returns the slug.</summary>

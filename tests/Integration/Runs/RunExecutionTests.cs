@@ -230,7 +230,7 @@ public sealed class RunExecutionTests(MeshHookCluster cluster)
     private async Task<long> ReminderCountAsync(Guid runId)
     {
         // The reminder table's grain id text ends with the run id in Orleans' "type/key" form.
-        await using var command = cluster.DataSource.CreateCommand("SELECT count(*) FROM orleansremindersv2table WHERE grainid LIKE '%' || @key");
+        await using var command = cluster.DataSource.CreateCommand("SELECT count(*) FROM orleans_reminders WHERE grain_id LIKE '%' || @key");
         command.Parameters.AddWithValue("key", runId.ToString("N"));
         return (long)(await command.ExecuteScalarAsync())!;
     }
