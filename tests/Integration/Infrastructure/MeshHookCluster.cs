@@ -120,7 +120,7 @@ public class MeshHookCluster : IAsyncLifetime
                     return last;
                 }
             }
-            catch (Exception e) when (e is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException)
+            catch (Exception e) when (e is OrleansException or TimeoutException)
             {
                 // A silo is going away; the next poll reaches the run wherever it lives now.
             }
