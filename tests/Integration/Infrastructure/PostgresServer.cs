@@ -7,7 +7,7 @@ namespace MeshHook.Tests.Integration.Infrastructure;
 /// The Postgres server the tests use: <c>ConnectionStrings__MeshHook</c> when set, otherwise a throwaway
 /// server started by <c>scripts/pg.sh</c> once per test process. Never a mock; no server means the tests fail.
 /// </summary>
-public static class PostgresServer
+public static partial class PostgresServer
 {
     private static readonly SemaphoreSlim Gate = new(1, 1);
     private static string? _adminConnectionString;
@@ -26,8 +26,8 @@ public static class PostgresServer
         }
     }
 
-    /// <summary>Creates an empty database with a unique name and applies the schema; returns its connection string.</summary>
-    public static async Task<string> CreateDatabaseAsync(string prefix, bool migrate = true)
+    /// <summary>Creates an empty database with a unique name; returns its connection string.</summary>
+    public static async Task<string> CreateEmptyDatabaseAsync(string prefix)
     {
         var admin = await GetAdminConnectionStringAsync();
         var name = $"{prefix}_{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 33, 63)].ToLowerInvariant();
@@ -38,15 +38,7 @@ public static class PostgresServer
             await create.ExecuteNonQueryAsync();
         }
 
-        var builder = new NpgsqlConnectionStringBuilder(admin) { Database = name };
-        var connectionString = builder.ConnectionString;
-        if (migrate)
-        {
-            await MeshHook.Silo.Hosting.SchemaMigrator.MigrateAsync(
-                connectionString, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None);
-        }
-
-        return connectionString;
+        return new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
     }
 
     private static async Task<string> ResolveAsync()
@@ -66,7 +58,7 @@ public static class PostgresServer
             RedirectStandardError = true,
             Environment = { ["PG_EXTRA_OPTS"] = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off" },
         };
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start scripts/pg.sh");
+        using var process = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException("could not start scripts/pg.sh");
         var stdout = await process.StandardOutput.ReadToEndAsync();
         var stderr = await process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
@@ -78,7 +70,7 @@ public static class PostgresServer
 
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
-            using var stop = Process.Start("bash", [Path.Combine(root, "scripts", "pg.sh"), "stop", dataDir]);
+            using var stop = System.Diagnostics.Process.Start("bash", [Path.Combine(root, "scripts", "pg.sh"), "stop", dataDir]);
             stop?.WaitForExit(30_000);
         };
         return stdout.Trim().Split('\n').Last();

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Builds MeshHook.Silo, applies the schema, starts the silos and runs the example workflow end to end.
+#   ./run.sh [--silos N] [--once]
+#     --silos N   how many silos to start (default 2)
+#     --once      stop everything after the example run instead of waiting for Ctrl-C
+# Uses ConnectionStrings__MeshHook when set; otherwise installs PostgreSQL from Debian's packages if needed
+# and starts a throwaway server under .run/. Ctrl-C shuts the silos down gracefully (SIGTERM), then Postgres.
+set -euo pipefail
+cd "$(dirname "$0")"
+silos=2
+once=false
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --silos) silos=${2:?--silos needs a number}; shift 2 ;;
+    --once) once=true; shift ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+case "$silos" in ''|*[!0-9]*|0) echo "run.sh: --silos must be a positive number" >&2; exit 2 ;; esac
+
+command -v dotnet >/dev/null || { echo "run.sh: the .NET SDK (dotnet) is required" >&2; exit 1; }
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+mkdir -p .run
+echo "== building"
+dotnet build MeshHook.Silo.sln -c Release -v quiet -nologo >.run/build.log 2>&1 || { cat .run/build.log; exit 1; }
+silo_dll=Silo/bin/Release/net10.0/MeshHook.Silo.dll
+demo_dll=tools/MeshHook.Demo/bin/Release/net10.0/MeshHook.Demo.dll
+
+pids=()
+pg_dir=""
+cleanup() {
+  trap - EXIT INT TERM
+  if [ ${#pids[@]} -gt 0 ]; then
+    echo "== stopping silos (SIGTERM)"
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+  fi
+  if [ -n "$pg_dir" ]; then
+    echo "== stopping Postgres"
+    scripts/pg.sh stop "$pg_dir"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ -z "${ConnectionStrings__MeshHook:-}" ]; then
+  echo "== starting a throwaway Postgres (.run/pg)"
+  scripts/pg.sh install
+  pg_dir=$(pwd)/.run/pg
+  ConnectionStrings__MeshHook="$(scripts/pg.sh start "$pg_dir" "${MESHHOOK_PG_PORT:-55433}")"
+  export ConnectionStrings__MeshHook
+fi
+
+echo "== applying the schema"
+dotnet "$silo_dll" --migrate
+
+for i in $(seq 0 $((silos - 1))); do
+  echo "== starting silo $i (silo port $((11111 + i)), gateway $((30000 + i)), http://127.0.0.1:$((8081 + i)))"
+  Orleans__SiloPort=$((11111 + i)) Orleans__GatewayPort=$((30000 + i)) \
+    dotnet "$silo_dll" --urls "http://127.0.0.1:$((8081 + i))" >".run/silo-$i.log" 2>&1 &
+  pids+=($!)
+done
+
+for i in $(seq 0 $((silos - 1))); do
+  for _ in $(seq 1 120); do
+    curl -fs "http://127.0.0.1:$((8081 + i))/health/ready" >/dev/null 2>&1 && break
+    kill -0 "${pids[$i]}" 2>/dev/null || { echo "silo $i exited; its log:"; cat ".run/silo-$i.log"; exit 1; }
+    sleep 0.5
+  done
+  curl -fs "http://127.0.0.1:$((8081 + i))/health/ready" >/dev/null || { echo "silo $i did not become ready; see .run/silo-$i.log"; exit 1; }
+  echo "   silo $i ready"
+done
+
+echo "== running the example workflow"
+dotnet "$demo_dll"
+
+if [ "$once" = true ]; then
+  exit 0
+fi
+cat <<INFO
+
+The silos keep running (logs in .run/silo-*.log). Try:
+  dotnet $demo_dll --body '{"order": 7, "customer": "bob", "amount": 12}'
+  curl http://127.0.0.1:8081/health/ready
+  curl http://127.0.0.1:8081/metrics
+Ctrl-C stops everything gracefully.
+INFO
+wait "${pids[@]}"

@@ -1,0 +1,111 @@
+using System.Net;
+using AwesomeAssertions;
+using MeshHook.Tests.Integration.Infrastructure;
+using MeshHook.Tests.Process.Infrastructure;
+
+namespace MeshHook.Tests.Process;
+
+public sealed class SiloStartupTests
+{
+    private static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Silo_WithoutConnectionString_ExitsNonZeroWithOneClearLine()
+    {
+        await using var silo = SiloProcess.Start([], new Dictionary<string, string?>());
+
+        var exitCode = await silo.WaitForExitAsync(ExitTimeout);
+
+        exitCode.Should().Be(2);
+        silo.Output.Trim().Should().Be(
+            "MeshHook.Silo: ConnectionStrings:MeshHook is not set. Set it, e.g. ConnectionStrings__MeshHook=\"Host=127.0.0.1;Username=postgres;Database=meshhook\".");
+    }
+
+    [Fact]
+    public async Task Silo_WithMalformedConnectionString_ExitsNonZeroWithOneClearLine()
+    {
+        await using var silo = SiloProcess.Start([], new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = "Host=x;Bogus Key=1" });
+
+        var exitCode = await silo.WaitForExitAsync(ExitTimeout);
+
+        exitCode.Should().Be(2);
+        var lines = silo.Output.Trim().Split('\n');
+        lines.Should().ContainSingle();
+        lines[0].Should().StartWith("MeshHook.Silo: ConnectionStrings:MeshHook is not a valid Npgsql connection string:");
+    }
+
+    [Fact]
+    public async Task Silo_WithUnreachablePostgres_ExitsNonZeroNamingTheServer()
+    {
+        // Nothing listens on port 1 of the loopback address.
+        await using var silo = SiloProcess.Start([], new Dictionary<string, string?>
+        {
+            ["ConnectionStrings__MeshHook"] = "Host=127.0.0.1;Port=1;Username=postgres;Database=meshhook;Timeout=3",
+        });
+
+        var exitCode = await silo.WaitForExitAsync(ExitTimeout);
+
+        exitCode.Should().Be(3);
+        silo.Output.Should().Contain("MeshHook.Silo: cannot prepare the database at 127.0.0.1:1/meshhook:");
+        silo.Output.Should().NotContain("   at ", "an operator gets one line, not a stack trace");
+    }
+
+    [Fact]
+    public async Task Silo_Migrate_AppliesTheSchemaAndExitsZero()
+    {
+        var connectionString = await PostgresServer.CreateEmptyDatabaseAsync("proc_migrate");
+        await using var silo = SiloProcess.Start(["--migrate"], new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = connectionString });
+
+        var exitCode = await silo.WaitForExitAsync(ExitTimeout);
+
+        exitCode.Should().Be(0, silo.Output);
+        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand("SELECT to_regclass('workflow_runs') IS NOT NULL AND to_regclass('orleans_membership') IS NOT NULL", connection);
+        ((bool)(await command.ExecuteScalarAsync())!).Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task Silo_Started_IsLiveReadyAndServesMetrics()
+    {
+        var connectionString = await PostgresServer.CreateEmptyDatabaseAsync("proc_ready");
+        var port = FreePort();
+        await using var silo = SiloProcess.Start(["--urls", $"http://127.0.0.1:{port}"], new Dictionary<string, string?>
+        {
+            ["ConnectionStrings__MeshHook"] = connectionString,
+            ["Orleans__SiloPort"] = FreePort().ToString(),
+            ["Orleans__GatewayPort"] = FreePort().ToString(),
+            ["Orleans__ClusterId"] = $"proc-{Guid.NewGuid():N}",
+        });
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(5) };
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        HttpStatusCode? ready = null;
+        while (DateTime.UtcNow < deadline && ready != HttpStatusCode.OK)
+        {
+            silo.HasExited.Should().BeFalse(silo.Output);
+            try
+            {
+                ready = (await http.GetAsync("/health/ready")).StatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(200);
+        }
+
+        ready.Should().Be(HttpStatusCode.OK, "the silo becomes ready once active; output:\n" + silo.Output);
+        (await http.GetAsync("/health/live")).StatusCode.Should().Be(HttpStatusCode.OK);
+        var metrics = await http.GetStringAsync("/metrics");
+        metrics.Should().Contain("# TYPE", "Prometheus text format");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,3 @@
+using MeshHook.Demo;
+
+return await DemoProgram.RunAsync(args);
