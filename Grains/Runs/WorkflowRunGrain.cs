@@ -20,6 +20,7 @@ public sealed partial class WorkflowRunGrain(
     WorkflowCache workflows,
     StepExecutors executors,
     RunMetrics metrics,
+    RunWakeUps wakeUps,
     ILocalSiloDetails silo,
     IOptions<RunOptions> options,
     TimeProvider time,
@@ -38,6 +39,9 @@ public sealed partial class WorkflowRunGrain(
     private CancellationTokenSource _lifetime = new();
     private CancellationTokenSource? _stepCancellation;
     private bool _cancelRequested;
+
+    // What callers see of the run: only what is checkpointed, so a view never runs ahead of Postgres.
+    private (RunStatus Status, string? OutputJson, string? Error) _visible;
 
     private Guid RunId => this.GetPrimaryKey();
 
@@ -60,6 +64,7 @@ public sealed partial class WorkflowRunGrain(
 
         // run_created (and anything written outside the grain) already took seqs.
         run.NextSeq = Math.Max(run.NextSeq, _record.MaxSeq + 1);
+        _visible = run.Initialized ? (run.Status, run.OutputJson, run.Error) : (_record.Status, null, null);
         BuildContext();
 
         if (run.Initialized && !run.Status.IsFinished())
@@ -80,6 +85,14 @@ public sealed partial class WorkflowRunGrain(
         }
 
         _lifetime.Dispose();
+
+        var run = state.State;
+        if (_record is not null && run.Initialized && !run.Status.IsFinished() && reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
+        {
+            // Nothing may leave a run parked: come back at once rather than at the next reminder tick.
+            LogDeactivatedUnfinished(RunId, reason.ReasonCode.ToString());
+            wakeUps.Schedule(RunId);
+        }
     }
 
     public async Task StartAsync()
@@ -180,6 +193,8 @@ public sealed partial class WorkflowRunGrain(
             return;
         }
 
+        // An unfinished run is never idle, even while it waits on a long delay or a slow peer.
+        this.DelayDeactivation(Timeout.InfiniteTimeSpan);
         _loop = RunLoopAsync(_lifetime.Token);
     }
 
@@ -375,6 +390,7 @@ public sealed partial class WorkflowRunGrain(
         }
 
         await CheckpointAsync();
+        this.DelayDeactivation(TimeSpan.Zero);
         metrics.RunFinished(status);
         LogFinished(RunId, status.ToText());
         await UnregisterReminderAsync();
@@ -411,6 +427,7 @@ public sealed partial class WorkflowRunGrain(
             await store.AppendAsync(RunId, events, update, CancellationToken.None);
             run.Pending.RemoveRange(0, events.Length);
             run.RunRowStale = false;
+            _visible = (run.Status, run.OutputJson, run.Error);
         }
         catch (Exception e)
         {
@@ -531,7 +548,7 @@ public sealed partial class WorkflowRunGrain(
     {
         var record = _record!;
         var run = state.State;
-        var status = run.Initialized ? run.Status : record.Status;
+        var (status, outputJson, error) = _visible;
         var steps = _workflow!.Nodes
             .Select(n =>
             {
@@ -540,7 +557,7 @@ public sealed partial class WorkflowRunGrain(
                 return new StepView(n.Id, step?.Status ?? StepStatus.Pending, attempts);
             })
             .ToArray();
-        return new RunView(RunId, record.Slug, record.Version, status, steps, run.OutputJson, run.Error);
+        return new RunView(RunId, record.Slug, record.Version, status, steps, outputJson, error);
     }
 
     private enum IncomingState
@@ -589,6 +606,9 @@ public sealed partial class WorkflowRunGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Run {RunId}: execution stopped; the reminder or the recovery sweep resumes it")]
     private partial void LogLoopFailed(Exception exception, Guid runId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} deactivated while unfinished ({Reason}); bringing it back")]
+    private partial void LogDeactivatedUnfinished(Guid runId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: could not remove its reminder")]
     private partial void LogReminderCleanupFailed(Exception exception, Guid runId);

@@ -55,6 +55,7 @@ public static class MeshHookSiloBuilderExtensions
         services.AddSingleton<RunStore>();
         services.AddSingleton<WorkflowCache>();
         services.AddSingleton<RunMetrics>();
+        services.AddSingleton<RunWakeUps>();
         services.AddMeshHookSteps();
         services.AddSingleton<SiloActivity>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloActivity>());

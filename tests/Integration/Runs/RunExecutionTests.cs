@@ -3,6 +3,7 @@ using MeshHook.Grains;
 using MeshHook.Grains.Runs;
 using MeshHook.Tests.Integration.Infrastructure;
 using Newtonsoft.Json.Linq;
+using Orleans.Core.Internal;
 
 namespace MeshHook.Tests.Integration.Runs;
 
@@ -73,6 +74,30 @@ public sealed class RunExecutionTests(MeshHookCluster cluster)
         var started = events.First(e => e.Type == RunEventTypes.StepStarted && History.NodeOf(e) == "wait").Timestamp;
         var done = events.First(e => e.Type == RunEventTypes.StepSucceeded && History.NodeOf(e) == "wait").Timestamp;
         (done - started).Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(290));
+    }
+
+    [Fact]
+    public async Task Delay_RunDeactivatedMidWait_ComesBackByItselfAndKeepsTheOriginalDueTime()
+    {
+        var slug = await cluster.PublishAsync(Workflows.Delayed(4000));
+        var runId = await cluster.TriggerAsync(slug);
+        var grain = cluster.Grains.GetGrain<IWorkflowRunGrain>(runId);
+        await Poll.UntilAsync(async () => (await grain.GetViewAsync()).Steps.Single(s => s.NodeId == "wait").Status == StepStatus.Running, "delay step started");
+        var waitStarted = (await cluster.Store.ReadEventsAsync(runId, CancellationToken.None))
+            .First(e => e.Type == RunEventTypes.StepStarted && History.NodeOf(e) == "wait").Timestamp;
+        await Poll.UntilAsync(() => Task.FromResult(DateTimeOffset.UtcNow - waitStarted > TimeSpan.FromSeconds(2)), "half the wait passed");
+
+        await grain.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+
+        // Nobody calls the grain from here on: only the run itself can finish it.
+        await Poll.UntilAsync(async () => await cluster.RowStatusAsync(runId) == "succeeded", "run came back and finished", TimeSpan.FromSeconds(20));
+        var events = await cluster.Store.ReadEventsAsync(runId, CancellationToken.None);
+        History.ShouldBeConsistent(events);
+        events.Types().Should().Contain(RunEventTypes.RunResumed);
+        events.Count(e => e.Type == RunEventTypes.StepStarted && History.NodeOf(e) == "wait").Should().Be(2, "the wait was cut off once and resumed");
+        var waitDone = events.Single(e => e.Type == RunEventTypes.StepSucceeded && History.NodeOf(e) == "wait").Timestamp;
+        (waitDone - waitStarted).Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(3990))
+            .And.BeLessThan(TimeSpan.FromMilliseconds(5500), "a restarted wait would end 4 s after the resume, at least 6 s after the start");
     }
 
     [Fact]
