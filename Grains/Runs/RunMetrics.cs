@@ -11,6 +11,7 @@ public sealed class RunMetrics : IDisposable
     private readonly Counter<long> _steps;
     private readonly Counter<long> _runsFinished;
     private readonly Histogram<double> _stepDuration;
+    private readonly Histogram<double> _recovery;
 
     public RunMetrics(IMeterFactory meters)
     {
@@ -18,6 +19,7 @@ public sealed class RunMetrics : IDisposable
         _steps = _meter.CreateCounter<long>("meshhook_steps", description: "Steps executed, by node type and outcome");
         _runsFinished = _meter.CreateCounter<long>("meshhook_runs_finished", description: "Runs finished, by status");
         _stepDuration = _meter.CreateHistogram<double>("meshhook_step_duration", unit: "s", description: "Step execution time");
+        _recovery = _meter.CreateHistogram<double>("meshhook_run_recovery", unit: "s", description: "Time from a run's interruption or hand-off to its resume");
     }
 
     public void StepFinished(string nodeType, string outcome, TimeSpan duration)
@@ -28,6 +30,8 @@ public sealed class RunMetrics : IDisposable
     }
 
     public void RunFinished(RunStatus status) => _runsFinished.Add(1, new KeyValuePair<string, object?>("status", status.ToText()));
+
+    public void RunRecovered(TimeSpan suspended) => _recovery.Record(suspended.TotalSeconds);
 
     public void Dispose() => _meter.Dispose();
 }

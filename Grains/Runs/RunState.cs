@@ -41,6 +41,10 @@ public sealed class RunState
     /// <summary>The step that succeeded last; its output becomes the run's output when the run succeeds.</summary>
     [Id(8)]
     public string? LastSucceededNodeId { get; set; }
+
+    /// <summary>When a drain interrupted or handed off the run; the resume measures recovery time from it.</summary>
+    [Id(9)]
+    public DateTimeOffset? SuspendedAt { get; set; }
 }
 
 /// <summary>One step's checkpoint.</summary>

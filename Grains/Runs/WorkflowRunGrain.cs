@@ -21,6 +21,8 @@ public sealed partial class WorkflowRunGrain(
     StepExecutors executors,
     RunMetrics metrics,
     RunWakeUps wakeUps,
+    SiloDrain drain,
+    IClusterMembershipService membership,
     ILocalSiloDetails silo,
     IOptions<RunOptions> options,
     TimeProvider time,
@@ -69,14 +71,32 @@ public sealed partial class WorkflowRunGrain(
 
         if (run.Initialized && !run.Status.IsFinished())
         {
-            AddEvent(RunEventTypes.RunResumed, new JObject { ["silo"] = silo.Name, ["address"] = silo.SiloAddress.ToString() });
+            var payload = new JObject { ["silo"] = silo.Name, ["address"] = silo.SiloAddress.ToString() };
+            if (run.SuspendedAt is { } suspendedAt)
+            {
+                var recovery = time.GetUtcNow() - suspendedAt;
+                payload["suspendedMs"] = (long)recovery.TotalMilliseconds;
+                metrics.RunRecovered(recovery);
+                run.SuspendedAt = null;
+            }
+
+            AddEvent(RunEventTypes.RunResumed, payload);
             LogResumed(RunId, silo.Name);
+
+            // On a draining silo the run does not start: its deactivation hands it to a survivor.
             EnsureLoop();
         }
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        var run = state.State;
+        if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown && _record is not null && run.Initialized && !run.Status.IsFinished())
+        {
+            await HandOffAsync(cancellationToken);
+            return;
+        }
+
         // The step in flight is cut off; it has not been checkpointed, so it runs again on the next activation.
         await _lifetime.CancelAsync();
         if (_loop is { IsCompleted: false } loop)
@@ -86,7 +106,6 @@ public sealed partial class WorkflowRunGrain(
 
         _lifetime.Dispose();
 
-        var run = state.State;
         if (_record is not null && run.Initialized && !run.Status.IsFinished() && reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
         {
             // Nothing may leave a run parked: come back at once rather than at the next reminder tick.
@@ -161,6 +180,54 @@ public sealed partial class WorkflowRunGrain(
         await StartAsync();
     }
 
+    /// <summary>
+    /// The silo stops: let the step in flight finish (or be interrupted at the drain limit), save everything,
+    /// and move the run to a survivor, where it resumes at once. With no survivor it stays saved and resumes
+    /// when a silo starts (start-up sweep) or at its next reminder tick.
+    /// </summary>
+    private async Task HandOffAsync(CancellationToken deactivationToken)
+    {
+        if (_loop is { IsCompleted: false } loop)
+        {
+            try
+            {
+                await loop.WaitAsync(deactivationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // Deactivation is out of time: cut the step off; it was not checkpointed and runs again elsewhere.
+                await _lifetime.CancelAsync();
+            }
+        }
+
+        var survivor = membership.CurrentSnapshot.Members.Values
+            .Any(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(silo.SiloAddress));
+        var run = state.State;
+        run.SuspendedAt ??= time.GetUtcNow();
+        AddEvent(RunEventTypes.RunHandedOff, new JObject
+        {
+            ["silo"] = silo.Name,
+            ["to"] = survivor ? "survivor" : "storage",
+        });
+        try
+        {
+            await CheckpointAsync();
+        }
+        catch (Exception e)
+        {
+            // The last checkpoint stands; the run resumes from it wherever it is activated next.
+            LogHandOffSaveFailed(e, RunId);
+        }
+
+        drain.RunHandedOff();
+        LogHandedOff(RunId, survivor ? "a surviving silo" : "storage (no other silo is active)");
+        if (survivor)
+        {
+            // The state travels in memory with the migration; the new activation resumes the run right away.
+            this.MigrateOnIdle();
+        }
+    }
+
     private RunRecord EnsureExists()
     {
         if (_record is null)
@@ -188,7 +255,7 @@ public sealed partial class WorkflowRunGrain(
 
     private void EnsureLoop()
     {
-        if (_loop is { IsCompleted: false } || state.State.Status.IsFinished() || _lifetime.IsCancellationRequested)
+        if (_loop is { IsCompleted: false } || state.State.Status.IsFinished() || _lifetime.IsCancellationRequested || drain.IsDraining)
         {
             return;
         }
@@ -222,6 +289,13 @@ public sealed partial class WorkflowRunGrain(
                     return;
                 }
 
+                if (!drain.TryEnterStep())
+                {
+                    // The silo drains: start nothing new. What the last step did is saved; the hand-off moves the run on.
+                    await CheckpointAsync();
+                    return;
+                }
+
                 var step = run.Steps[node.Id];
                 step.Status = StepStatus.Running;
                 step.FirstStartedAt ??= time.GetUtcNow();
@@ -233,10 +307,37 @@ public sealed partial class WorkflowRunGrain(
                     ["execution"] = step.Executions,
                 });
 
-                // One write commits the previous step's success together with this step's start.
-                await CheckpointAsync();
+                StepOutcome? outcome;
+                try
+                {
+                    // One write commits the previous step's success together with this step's start.
+                    await CheckpointAsync();
+                    outcome = await ExecuteStepAsync(node, step, lifetime);
+                }
+                catch (StepSuspendedException)
+                {
+                    // A durable wait moves with the run: its due time is checkpointed, nothing was cut off.
+                    drain.ExitStep(StepExit.Suspended);
+                    await CheckpointAsync();
+                    return;
+                }
+                catch (StepInterruptedException)
+                {
+                    drain.ExitStep(StepExit.Interrupted);
+                    var why = drain.Forced && drain.Deadline > time.GetUtcNow() ? "forced stop" : "drain limit reached";
+                    AddEvent(RunEventTypes.RunInterrupted, new JObject { ["nodeId"] = node.Id, ["reason"] = why, ["silo"] = silo.Name });
+                    run.SuspendedAt = time.GetUtcNow();
+                    LogInterrupted(RunId, node.Id, why);
+                    await CheckpointAsync();
+                    return;
+                }
+                catch
+                {
+                    drain.ExitStep(StepExit.Interrupted);
+                    throw;
+                }
 
-                var outcome = await ExecuteStepAsync(node, step, lifetime);
+                drain.ExitStep(StepExit.Finished);
                 switch (outcome)
                 {
                     case StepOutcome.Succeeded succeeded:
@@ -292,7 +393,10 @@ public sealed partial class WorkflowRunGrain(
         var observer = new AttemptRecorder();
         var started = time.GetTimestamp();
         var outcomeName = "canceled";
-        using var stepCancellation = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
+        // A delay is a durable wait: it stops as soon as the drain starts and goes on where the run resumes.
+        using var stepCancellation = node is DelayNode
+            ? CancellationTokenSource.CreateLinkedTokenSource(lifetime, drain.StepCancellation, drain.DrainStarted)
+            : CancellationTokenSource.CreateLinkedTokenSource(lifetime, drain.StepCancellation);
         _stepCancellation = stepCancellation;
         try
         {
@@ -304,6 +408,16 @@ public sealed partial class WorkflowRunGrain(
         catch (OperationCanceledException) when (_cancelRequested && !lifetime.IsCancellationRequested)
         {
             return null;
+        }
+        catch (OperationCanceledException) when (node is DelayNode && drain.IsDraining && !lifetime.IsCancellationRequested)
+        {
+            outcomeName = "suspended";
+            throw new StepSuspendedException();
+        }
+        catch (OperationCanceledException) when (drain.StepCancellation.IsCancellationRequested && !lifetime.IsCancellationRequested)
+        {
+            outcomeName = "interrupted";
+            throw new StepInterruptedException();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -560,6 +674,12 @@ public sealed partial class WorkflowRunGrain(
         return new RunView(RunId, record.Slug, record.Version, status, steps, outputJson, error);
     }
 
+    /// <summary>A step was cut off by the drain limit or a forced stop.</summary>
+    private sealed class StepInterruptedException : Exception;
+
+    /// <summary>A durable wait was stopped by the drain; it resumes elsewhere with its original due time.</summary>
+    private sealed class StepSuspendedException : Exception;
+
     private enum IncomingState
     {
         Undecided,
@@ -606,6 +726,15 @@ public sealed partial class WorkflowRunGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Run {RunId}: execution stopped; the reminder or the recovery sweep resumes it")]
     private partial void LogLoopFailed(Exception exception, Guid runId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: step {NodeId} interrupted ({Reason}); it runs again with the same Idempotency-Key where the run resumes")]
+    private partial void LogInterrupted(Guid runId, string nodeId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} handed off to {Target}")]
+    private partial void LogHandedOff(Guid runId, string target);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Run {RunId}: could not save the hand-off; the run resumes from its last checkpoint")]
+    private partial void LogHandOffSaveFailed(Exception exception, Guid runId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} deactivated while unfinished ({Reason}); bringing it back")]
     private partial void LogDeactivatedUnfinished(Guid runId, string reason);

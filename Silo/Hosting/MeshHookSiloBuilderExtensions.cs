@@ -2,6 +2,8 @@ using MeshHook.Grains.Runs;
 using MeshHook.Grains.Steps;
 using MeshHook.Silo.Ops;
 using MeshHook.Silo.Recovery;
+using MeshHook.Silo.Shutdown;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
 
@@ -19,6 +21,12 @@ public static class MeshHookSiloBuilderExtensions
     /// </summary>
     public static ISiloBuilder AddMeshHookEngine(this ISiloBuilder silo, string connectionString, IConfiguration configuration, bool useAdoNetClustering = true)
     {
+        // Orleans' default directory deactivates grains on other silos whose entry lived on a silo that leaves;
+        // the distributed directory hands its partitions over instead, so runs elsewhere keep running.
+#pragma warning disable ORLEANSEXP003
+        silo.AddDistributedGrainDirectory();
+#pragma warning restore ORLEANSEXP003
+
         if (useAdoNetClustering)
         {
             silo.UseAdoNetClustering(o =>
@@ -42,7 +50,7 @@ public static class MeshHookSiloBuilderExtensions
         var services = silo.Services;
         services.AddOptions<RunOptions>().Bind(configuration.GetSection(RunOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<RecoveryOptions>().Bind(configuration.GetSection(RecoveryOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<ReminderOptions>().Configure<Microsoft.Extensions.Options.IOptions<RunOptions>>((reminders, runs) =>
+        services.AddOptions<ReminderOptions>().Configure<IOptions<RunOptions>>((reminders, runs) =>
         {
             // Let a shorter configured run reminder period through (tests, tight recovery targets).
             if (runs.Value.ReminderPeriod < reminders.MinimumReminderPeriod)
@@ -56,9 +64,19 @@ public static class MeshHookSiloBuilderExtensions
         services.AddSingleton<WorkflowCache>();
         services.AddSingleton<RunMetrics>();
         services.AddSingleton<RunWakeUps>();
+        services.AddSingleton<SiloDrain>();
         services.AddMeshHookSteps();
         services.AddSingleton<SiloActivity>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloActivity>());
+        services.AddOptions<ShutdownOptions>().Bind(configuration.GetSection(ShutdownOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ShutdownOptions>, ShutdownOptionsValidator>();
+        services.AddOptions<HostOptions>().Configure<IOptions<ShutdownOptions>, IEnumerable<IShutdownHook>>(
+            (host, shutdown, hooks) => host.ShutdownTimeout = shutdown.Value.HostShutdownTimeout(hooks));
+        services.AddOptions<GrainCollectionOptions>().Configure<IOptions<ShutdownOptions>>(
+            (collection, shutdown) => collection.DeactivationTimeout = shutdown.Value.DrainTimeout + shutdown.Value.HandOffTimeout);
+        services.AddSingleton<ShutdownMetrics>();
+        services.AddSingleton<ShutdownCoordinator>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ShutdownCoordinator>());
         services.AddSingleton<RunRecoverySweep>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RunRecoverySweep>());
         return silo;

@@ -1,6 +1,8 @@
 using System.Net;
 using MeshHook.Grains.Runs;
 using MeshHook.Silo.Ops;
+using MeshHook.Silo.Shutdown;
+using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Npgsql;
 using OpenTelemetry.Metrics;
@@ -51,7 +53,16 @@ public static class SiloProgram
         builder.AddMeshHookSilo(connectionString);
         var app = builder.Build();
         app.MapMeshHookOps();
-        await app.RunAsync();
+        try
+        {
+            await app.RunAsync();
+        }
+        catch (OptionsValidationException e)
+        {
+            await Console.Error.WriteLineAsync($"MeshHook.Silo: invalid configuration: {string.Join(" ", e.Failures)}");
+            return ConfigurationError;
+        }
+
         return 0;
     }
 
@@ -80,11 +91,12 @@ public static class SiloProgram
             silo.AddMeshHookEngine(connectionString, builder.Configuration);
         });
 
+        builder.Services.AddHostedService<ShutdownSignals>();
         builder.Services.AddHealthChecks()
             .AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"])
             .AddCheck<SiloActiveHealthCheck>("silo", tags: ["ready"]);
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(RunMetrics.MeterName)
+            .AddMeter(RunMetrics.MeterName, ShutdownMetrics.MeterName)
             .AddRuntimeInstrumentation()
             .AddPrometheusExporter());
         return builder;

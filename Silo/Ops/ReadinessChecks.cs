@@ -23,9 +23,12 @@ public sealed class PostgresHealthCheck(NpgsqlDataSource dataSource) : IHealthCh
     }
 }
 
-/// <summary>Ready while the silo is active in the cluster.</summary>
-public sealed class SiloActiveHealthCheck(SiloActivity activity) : IHealthCheck
+/// <summary>Ready while the silo is active in the cluster and not draining (503 from the first moment of a stop).</summary>
+public sealed class SiloActiveHealthCheck(SiloActivity activity, MeshHook.Grains.Runs.SiloDrain drain) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(activity.IsActive ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("silo is not active"));
+        Task.FromResult(
+            drain.IsDraining ? HealthCheckResult.Unhealthy("silo is shutting down")
+            : activity.IsActive ? HealthCheckResult.Healthy()
+            : HealthCheckResult.Unhealthy("silo is not active"));
 }

@@ -37,6 +37,7 @@ public class MeshHookCluster : IAsyncLifetime
         ["MeshHook:Runs:ReminderPeriod"] = "00:00:05",
         ["MeshHook:Recovery:SweepInterval"] = "00:00:02",
         ["MeshHook:Recovery:StalledAfter"] = "00:00:03",
+        ["MeshHook:Shutdown:DrainTimeout"] = "00:00:05",
     };
 
     public async ValueTask InitializeAsync()

@@ -1,0 +1,32 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace MeshHook.Silo.Shutdown;
+
+/// <summary>The graceful-shutdown time budget, bound from <c>MeshHook:Shutdown</c>. The phases must nest inside <see cref="GracePeriod"/>.</summary>
+public sealed record ShutdownOptions
+{
+    public const string Section = "MeshHook:Shutdown";
+
+    /// <summary>How long steps in flight may run after SIGTERM before they are cancelled and recorded as interrupted.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>Time allowed after the drain for saving and handing the runs to survivors (grain deactivation).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
+    public TimeSpan HandOffTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Time allowed for writing the shutdown report and closing connections.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
+    public TimeSpan ReportTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The container's grace period between SIGTERM and SIGKILL (Kubernetes' terminationGracePeriodSeconds,
+    /// 30 s by default). The whole sequence must end before it, or the kill cuts off state writes.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "02:00:00")]
+    public TimeSpan GracePeriod { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The host's shutdown timeout the silo sets: drain + hand-off + every hook's limit + report.</summary>
+    public TimeSpan HostShutdownTimeout(IEnumerable<IShutdownHook> hooks) =>
+        DrainTimeout + HandOffTimeout + hooks.Aggregate(TimeSpan.Zero, (sum, h) => sum + h.Timeout) + ReportTimeout;
+}
