@@ -74,10 +74,19 @@ public class MeshHookCluster : IAsyncLifetime
         }
     }
 
+    /// <summary>The services of a running in-process silo.</summary>
+    public IServiceProvider ServicesOf(SiloHandle silo) => ((InProcessSiloHandle)silo).SiloHost.Services;
+
     private sealed class SiloConfigurator : ISiloConfigurator
     {
-        public void Configure(ISiloBuilder siloBuilder) =>
+        public void Configure(ISiloBuilder siloBuilder)
+        {
             siloBuilder.AddMeshHookEngine(siloBuilder.Configuration[ConnectionStringKey]!, siloBuilder.Configuration);
+            if (siloBuilder.Configuration[TestShutdownHooks.EnableKey] == "true")
+            {
+                TestShutdownHooks.Register(siloBuilder.Services);
+            }
+        }
     }
 
     private sealed class ClientConfigurator : IClientBuilderConfigurator
