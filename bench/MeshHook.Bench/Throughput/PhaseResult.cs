@@ -7,6 +7,7 @@ namespace MeshHook.Bench.Throughput;
 /// <param name="LatencyP50">Median latency of the units completed in the window (run: intake → finished).</param>
 /// <param name="LatencyP99">99th percentile of the same.</param>
 /// <param name="Database">Postgres counter deltas over the window.</param>
+/// <param name="Cpu">CPU time spent over the window (this process, the machine).</param>
 /// <param name="Failures">Units that did not succeed (failed runs, timed-out runs).</param>
 /// <param name="StepEvents">Steps the engine's own meter counted in the window (engine only).</param>
 public sealed record PhaseResult(
@@ -16,6 +17,7 @@ public sealed record PhaseResult(
     TimeSpan LatencyP50,
     TimeSpan LatencyP99,
     PgCounters Database,
+    CpuCounters Cpu,
     long Failures,
     long StepEvents)
 {

@@ -169,9 +169,9 @@ public sealed class ThroughputBenchmark(ThroughputOptions options, TextWriter ou
     private static async Task<(Edge Start, Edge End)> MeasureEdgesAsync(NpgsqlDataSource dataSource, Window window, StepCounter? steps, CancellationToken cancellationToken)
     {
         await DelayUntilAsync(window.PlannedStart, cancellationToken);
-        var start = new Edge(await PgCounters.ReadAsync(dataSource, cancellationToken), steps?.Steps ?? 0, Stopwatch.GetTimestamp());
+        var start = new Edge(await PgCounters.ReadAsync(dataSource, cancellationToken), CpuCounters.Read(), steps?.Steps ?? 0, Stopwatch.GetTimestamp());
         await DelayUntilAsync(window.PlannedEnd, cancellationToken);
-        var end = new Edge(await PgCounters.ReadAsync(dataSource, cancellationToken), steps?.Steps ?? 0, Stopwatch.GetTimestamp());
+        var end = new Edge(await PgCounters.ReadAsync(dataSource, cancellationToken), CpuCounters.Read(), steps?.Steps ?? 0, Stopwatch.GetTimestamp());
         return (start, end);
     }
 
@@ -197,6 +197,7 @@ public sealed class ThroughputBenchmark(ThroughputOptions options, TextWriter ou
             LatencyP50: Percentile(latencies, 0.50),
             LatencyP99: Percentile(latencies, 0.99),
             Database: end.Counters - start.Counters,
+            Cpu: end.Cpu - start.Cpu,
             Failures: completed.LongCount(s => !s.Succeeded),
             StepEvents: end.Steps - start.Steps);
     }
@@ -226,7 +227,7 @@ public sealed class ThroughputBenchmark(ThroughputOptions options, TextWriter ou
 
     private readonly record struct Sample(long Begin, long End, bool Succeeded);
 
-    private readonly record struct Edge(PgCounters Counters, long Steps, long Timestamp);
+    private readonly record struct Edge(PgCounters Counters, CpuCounters Cpu, long Steps, long Timestamp);
 
     private readonly record struct Window(long PlannedStart, long PlannedEnd)
     {

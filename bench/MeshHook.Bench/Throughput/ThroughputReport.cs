@@ -50,6 +50,19 @@ public static class ThroughputReport
                 $"| {Median(level, r => r.Ceiling.Database.XactCommit / r.Ceiling.Window.TotalSeconds),15:F0} |"));
         }
 
+        output.WriteLine();
+        output.WriteLine("CPU (machine busy: share of all cores); this process holds the silo, the client and the sink; the rest of the machine is mostly Postgres:");
+        output.WriteLine();
+        output.WriteLine("| conc | engine: process CPU ms/step | engine: rest of machine CPU ms/step | engine: machine busy | ceiling: machine busy |");
+        output.WriteLine("|-----:|---------------------------:|------------------------------------:|---------------------:|----------------------:|");
+        foreach (var level in results.GroupBy(r => r.Concurrency))
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {level.Key,4} | {Median(level, r => r.Engine.Cpu.Process.TotalMilliseconds / r.StepsInWindow),26:F2} " +
+                $"| {Median(level, r => (r.Engine.Cpu.MachineBusy - r.Engine.Cpu.Process).TotalMilliseconds / r.StepsInWindow),35:F2} " +
+                $"| {Median(level, r => r.Engine.Cpu.MachineBusyShare),20:P0} | {Median(level, r => r.Ceiling.Cpu.MachineBusyShare),21:P0} |"));
+        }
+
         var failures = results.Sum(r => r.Engine.Failures);
         var meterSteps = results.Sum(r => r.Engine.StepEvents);
         var countedSteps = results.Sum(r => r.StepsInWindow);
