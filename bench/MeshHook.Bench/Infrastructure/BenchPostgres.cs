@@ -25,6 +25,16 @@ public sealed class BenchPostgres : IAsyncDisposable
     /// <summary>A connection string to the server's maintenance database.</summary>
     public string AdminConnectionString { get; private set; }
 
+    /// <summary>The server's postmaster when the benchmark started it (its CPU time is then measured), else null.</summary>
+    public int? PostmasterPid
+    {
+        get
+        {
+            var file = _dataDir is null ? null : Path.Combine(_dataDir, "postmaster.pid");
+            return file is not null && File.Exists(file) && int.TryParse(File.ReadLines(file).First(), out var pid) ? pid : null;
+        }
+    }
+
     /// <summary>Where the server came from, for the report.</summary>
     public string Origin => _dataDir is null ? "ConnectionStrings__MeshHook" : $"throwaway (scripts/pg.sh, data in {_dataDir})";
 

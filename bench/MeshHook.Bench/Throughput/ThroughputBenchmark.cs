@@ -21,6 +21,7 @@ public sealed class ThroughputBenchmark(ThroughputOptions options, TextWriter ou
     private static readonly TimeSpan CeilingWarmup = TimeSpan.FromSeconds(1);
 
     private long _order;
+    private int? _postmasterPid;
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -46,6 +47,7 @@ public sealed class ThroughputBenchmark(ThroughputOptions options, TextWriter ou
             cluster = await BenchCluster.StartAsync(connectionString, options.Silos);
             var store = new RunStore(dataSource);
             await store.PublishAsync(Slug, "benchmark: linear", LinearWorkflow.Definition(sink.BaseAddress), secret: null, cancellationToken);
+            _postmasterPid = postgres.PostmasterPid;
             await PrintSetupAsync(postgres, dataSource, started.Elapsed, cancellationToken);
 
             var engine = new Engine(store, cluster.Grains, dataSource, steps);
@@ -166,12 +168,13 @@ public sealed class ThroughputBenchmark(ThroughputOptions options, TextWriter ou
     }
 
     /// <summary>Reads the counters when the window opens and when it closes; each edge's timestamp is taken right after its reading.</summary>
-    private static async Task<(Edge Start, Edge End)> MeasureEdgesAsync(NpgsqlDataSource dataSource, Window window, StepCounter? steps, CancellationToken cancellationToken)
+    private async Task<(Edge Start, Edge End)> MeasureEdgesAsync(NpgsqlDataSource dataSource, Window window, StepCounter? steps, CancellationToken cancellationToken)
     {
+        var postmasterPid = _postmasterPid;
         await DelayUntilAsync(window.PlannedStart, cancellationToken);
-        var start = new Edge(await PgCounters.ReadAsync(dataSource, cancellationToken), CpuCounters.Read(), steps?.Steps ?? 0, Stopwatch.GetTimestamp());
+        var start = new Edge(await PgCounters.ReadAsync(dataSource, cancellationToken), CpuCounters.Read(postmasterPid), steps?.Steps ?? 0, Stopwatch.GetTimestamp());
         await DelayUntilAsync(window.PlannedEnd, cancellationToken);
-        var end = new Edge(await PgCounters.ReadAsync(dataSource, cancellationToken), CpuCounters.Read(), steps?.Steps ?? 0, Stopwatch.GetTimestamp());
+        var end = new Edge(await PgCounters.ReadAsync(dataSource, cancellationToken), CpuCounters.Read(postmasterPid), steps?.Steps ?? 0, Stopwatch.GetTimestamp());
         return (start, end);
     }
 
