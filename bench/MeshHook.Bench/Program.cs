@@ -1,1 +1,3 @@
-Console.WriteLine("bench: not yet written");
+using MeshHook.Bench;
+
+return await BenchProgram.RunAsync(args);

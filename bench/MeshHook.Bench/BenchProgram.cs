@@ -1,0 +1,52 @@
+using System.Runtime.InteropServices;
+using MeshHook.Bench.Throughput;
+
+namespace MeshHook.Bench;
+
+/// <summary>Entry point of the benchmarks: <c>throughput [options]</c>. Ctrl-C or SIGTERM stops the run and everything it started.</summary>
+public static class BenchProgram
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Length == 0 || args[0] != "throughput")
+        {
+            await Console.Error.WriteLineAsync("usage: MeshHook.Bench throughput [--duration 8s] [--warmup 2s] [--concurrency 1,16,64] [--rounds 2] [--silos 1]");
+            return 2;
+        }
+
+        ThroughputOptions options;
+        try
+        {
+            options = ThroughputOptions.Parse(args[1..]);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+        {
+            await Console.Error.WriteLineAsync($"MeshHook.Bench: {e.Message}");
+            return 2;
+        }
+
+        using var stop = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            // Not killed here: the benchmark stops the cluster and Postgres on its way out.
+            e.Cancel = true;
+            stop.Cancel();
+        };
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        });
+
+        try
+        {
+            await new ThroughputBenchmark(options, Console.Out).RunAsync(stop.Token);
+            return 0;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            await Console.Error.WriteLineAsync("MeshHook.Bench: stopped");
+            return 130;
+        }
+    }
+}

@@ -1,0 +1,49 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace MeshHook.Bench.Infrastructure;
+
+/// <summary>The HTTP peer of the benchmark's http_call steps: Kestrel on 127.0.0.1, answers every request with a small JSON body at once.</summary>
+public sealed class BenchSink : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private long _requests;
+
+    private BenchSink(WebApplication app) => _app = app;
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    public long Requests => Interlocked.Read(ref _requests);
+
+    public static async Task<BenchSink> StartAsync(CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders().AddConsole().SetMinimumLevel(LogLevel.Warning);
+        var app = builder.Build();
+        var sink = new BenchSink(app);
+        app.Map("/{**path}", async (HttpContext context) =>
+        {
+            // Read the body as a real peer would, then answer.
+            using var reader = new StreamReader(context.Request.Body);
+            await reader.ReadToEndAsync(context.RequestAborted);
+            Interlocked.Increment(ref sink._requests);
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync("""{"ok":true}""", context.RequestAborted);
+        });
+        await app.StartAsync(cancellationToken);
+        sink.BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        return sink;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
+    }
+}

@@ -1,0 +1,85 @@
+using System.Globalization;
+
+namespace MeshHook.Bench.Throughput;
+
+/// <summary>Prints the rounds as they finish and the final table (medians over rounds, each column on its own).</summary>
+public static class ThroughputReport
+{
+    /// <summary>The goal of the issue: durable steps/s at least this share of the ceiling's commits/s.</summary>
+    public const double Goal = 0.40;
+
+    public static string RoundLine(LevelResult level) => string.Create(CultureInfo.InvariantCulture,
+        $"round {level.Round} c={level.Concurrency,-3} engine {level.Engine.PerSecond,7:F1} runs/s {level.StepsPerSecond,7:F1} steps/s " +
+        $"p50 {Ms(level.Engine.LatencyP50)} p99 {Ms(level.Engine.LatencyP99)} ms | ceiling {level.Ceiling.PerSecond,7:F1} commits/s " +
+        $"| ratio {level.Ratio,5:P1}{(level.Engine.Failures > 0 ? $" | {level.Engine.Failures} run(s) FAILED or timed out" : "")}");
+
+    public static void Print(TextWriter output, ThroughputOptions options, IReadOnlyList<LevelResult> results, long sinkRequests, long finishedEvents, TimeSpan total)
+    {
+        var rounds = options.Rounds == 1 ? "1 round" : $"median of {options.Rounds} rounds";
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Durable throughput: webhook → transform → http_call (local sink) → terminate, {LinearWorkflow.Steps} steps/run, " +
+            $"{options.Silos} silo(s), {options.Duration.TotalSeconds:0.#}s windows, {rounds}"));
+        output.WriteLine();
+        output.WriteLine("| conc | runs/s | steps/s | run p50 ms | run p99 ms | ceiling commits/s | commit p50 ms | ratio | ≥ 40%? |");
+        output.WriteLine("|-----:|-------:|--------:|-----------:|-----------:|------------------:|--------------:|------:|:------:|");
+        foreach (var level in results.GroupBy(r => r.Concurrency))
+        {
+            var ratio = Median(level, r => r.Ratio);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {level.Key,4} | {Median(level, r => r.Engine.PerSecond),6:F1} | {Median(level, r => r.StepsPerSecond),7:F1} " +
+                $"| {Median(level, r => r.Engine.LatencyP50.TotalMilliseconds),10:F1} | {Median(level, r => r.Engine.LatencyP99.TotalMilliseconds),10:F1} " +
+                $"| {Median(level, r => r.Ceiling.PerSecond),17:F1} | {Median(level, r => r.Ceiling.LatencyP50.TotalMilliseconds),13:F2} " +
+                $"| {ratio,5:P1} | {(ratio >= Goal ? "yes" : "no"),6} |"));
+        }
+
+        output.WriteLine();
+        output.WriteLine("Postgres transactions per durable step (engine window; non-writing = reads and the DISCARD ALL Npgsql sends when a pooled connection is reused):");
+        output.WriteLine();
+        output.WriteLine("| conc | commits/step | writing xacts/step | non-writing xacts/step | WAL fsyncs/step | WAL bytes/step | ceiling commits/fsync | engine xacts/s | ceiling xacts/s |");
+        output.WriteLine("|-----:|-------------:|-------------------:|------------------------:|----------------:|---------------:|----------------------:|---------------:|----------------:|");
+        foreach (var level in results.GroupBy(r => r.Concurrency))
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {level.Key,4} | {Median(level, r => r.Engine.Database.XactCommit / r.StepsInWindow),12:F2} " +
+                $"| {Median(level, r => r.Engine.Database.Xid / r.StepsInWindow),18:F2} " +
+                $"| {Median(level, r => (r.Engine.Database.XactCommit - r.Engine.Database.Xid) / r.StepsInWindow),23:F2} " +
+                $"| {Median(level, r => r.Engine.Database.WalSync / r.StepsInWindow),15:F2} " +
+                $"| {Median(level, r => r.Engine.Database.WalBytes / r.StepsInWindow),14:F0} " +
+                $"| {Median(level, r => r.Ceiling.Database.WalSync == 0 ? 0 : (double)r.Ceiling.Database.Xid / r.Ceiling.Database.WalSync),21:F2} " +
+                $"| {Median(level, r => r.Engine.Database.XactCommit / r.Engine.Window.TotalSeconds),14:F0} " +
+                $"| {Median(level, r => r.Ceiling.Database.XactCommit / r.Ceiling.Window.TotalSeconds),15:F0} |"));
+        }
+
+        output.WriteLine();
+        output.WriteLine("CPU per durable step (ms; this process holds the silo, the client and the sink; Postgres = postmaster and children, n/a for an external server)");
+        output.WriteLine("and machine busy share (all cores; the rest is other tenants of a shared machine):");
+        output.WriteLine();
+        output.WriteLine("| conc | engine process ms/step | Postgres ms/step | other ms/step | machine busy (engine) | machine busy (ceiling) | ceiling: Postgres ms/commit |");
+        output.WriteLine("|-----:|-----------------------:|-----------------:|--------------:|----------------------:|-----------------------:|----------------------------:|");
+        foreach (var level in results.GroupBy(r => r.Concurrency))
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {level.Key,4} | {Median(level, r => r.Engine.Cpu.Process.TotalMilliseconds / r.StepsInWindow),22:F2} " +
+                $"| {Median(level, r => r.Engine.Cpu.Postgres.TotalMilliseconds / r.StepsInWindow),16:F2} " +
+                $"| {Median(level, r => (r.Engine.Cpu.MachineBusy - r.Engine.Cpu.Process - r.Engine.Cpu.Postgres).TotalMilliseconds / r.StepsInWindow),13:F2} " +
+                $"| {Median(level, r => r.Engine.Cpu.MachineBusyShare),21:P0} | {Median(level, r => r.Ceiling.Cpu.MachineBusyShare),22:P0} " +
+                $"| {Median(level, r => r.Ceiling.Cpu.Postgres.TotalMilliseconds / r.Ceiling.WorkInWindow),27:F3} |"));
+        }
+
+        var failures = results.Sum(r => r.Engine.Failures);
+        var meterSteps = results.Sum(r => r.Engine.StepEvents);
+        var countedSteps = results.Sum(r => r.StepsInWindow);
+        output.WriteLine();
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"checks: {failures} failed/timed-out run(s) in the windows; engine meter counted {meterSteps} steps in the windows vs " +
+            $"{countedSteps:F0} from runs × {LinearWorkflow.Steps}; sink got {sinkRequests} requests for {finishedEvents} finished runs; total {total.TotalSeconds:F0}s"));
+    }
+
+    private static string Ms(TimeSpan value) => value.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture).PadLeft(6);
+
+    private static double Median<T>(IEnumerable<T> items, Func<T, double> selector)
+    {
+        var values = items.Select(selector).Order().ToArray();
+        return values.Length % 2 == 1 ? values[values.Length / 2] : (values[(values.Length / 2) - 1] + values[values.Length / 2]) / 2;
+    }
+}
