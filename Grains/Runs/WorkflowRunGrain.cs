@@ -41,6 +41,7 @@ public sealed partial class WorkflowRunGrain(
     private CancellationTokenSource _lifetime = new();
     private CancellationTokenSource? _stepCancellation;
     private bool _cancelRequested;
+    private IGrainReminder? _reminder;
 
     // What callers see of the run: only what is checkpointed, so a view never runs ahead of Postgres.
     private (RunStatus Status, string? OutputJson, string? Error) _visible;
@@ -126,7 +127,7 @@ public sealed partial class WorkflowRunGrain(
         if (!run.Initialized)
         {
             // The reminder comes first: from here on, whatever happens, the run comes back.
-            await this.RegisterOrUpdateReminder(ReminderName, options.Value.ReminderPeriod, options.Value.ReminderPeriod);
+            _reminder = await this.RegisterOrUpdateReminder(ReminderName, options.Value.ReminderPeriod, options.Value.ReminderPeriod);
             InitializeState();
             LogStarted(RunId, record.Slug, record.Version);
         }
@@ -560,7 +561,8 @@ public sealed partial class WorkflowRunGrain(
     {
         try
         {
-            var reminder = await this.GetReminder(ReminderName);
+            // The handle from registering saves a read; a resumed run looks its reminder up.
+            var reminder = _reminder ?? await this.GetReminder(ReminderName);
             if (reminder is not null)
             {
                 await this.UnregisterReminder(reminder);

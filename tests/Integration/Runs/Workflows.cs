@@ -92,4 +92,20 @@ internal static class Workflows
           "edges": [{"source": "hook", "target": "stop"}]
         }
         """;
+
+    /// <summary>webhook → d1 → … → dN, each a delay of <paramref name="ms"/>: a run that keeps stepping at a steady pace.</summary>
+    public static string DelayChain(int steps, int ms)
+    {
+        var nodes = new List<string> { """{"id": "hook", "type": "webhook"}""" };
+        var edges = new List<string>();
+        var previous = "hook";
+        for (var i = 1; i <= steps; i++)
+        {
+            nodes.Add($$$"""{"id": "d{{{i}}}", "type": "delay", "data": {"ms": {{{ms}}}} }""");
+            edges.Add($$"""{"source": "{{previous}}", "target": "d{{i}}"}""");
+            previous = $"d{i}";
+        }
+
+        return $$"""{"nodes": [{{string.Join(",", nodes)}}], "edges": [{{string.Join(",", edges)}}]}""";
+    }
 }
