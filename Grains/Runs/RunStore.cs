@@ -71,6 +71,7 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
                     status = @status,
                     output = @output::jsonb,
                     error = @error,
+                    silo = @silo,
                     started_at = CASE WHEN @status <> 'queued' THEN coalesce(started_at, now()) ELSE started_at END,
                     finished_at = CASE WHEN @status IN ('succeeded', 'failed', 'canceled') THEN coalesce(finished_at, now()) ELSE NULL END,
                     updated_at = now()
@@ -80,6 +81,7 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
             set.Parameters.AddWithValue("status", status);
             set.Parameters.Add(new NpgsqlParameter("output", NpgsqlDbType.Text) { Value = (object?)update.OutputJson ?? DBNull.Value });
             set.Parameters.Add(new NpgsqlParameter("error", NpgsqlDbType.Text) { Value = (object?)update.Error ?? DBNull.Value });
+            set.Parameters.AddWithValue("silo", update.Silo);
             batch.BatchCommands.Add(set);
         }
 
@@ -87,17 +89,32 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>Unfinished runs (queued, running) whose row has not changed for <paramref name="quietFor"/>, oldest first.</summary>
-    public async Task<IReadOnlyList<Guid>> FindStalledAsync(TimeSpan quietFor, int limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// Unfinished runs (queued, running) that nothing is moving, oldest first: runs last checkpointed by a silo
+    /// that is not in <paramref name="activeSilos"/> (dead, or a cluster that was down), runs never started for
+    /// <paramref name="unstartedFor"/>, and runs whose row has not changed for <paramref name="quietFor"/>.
+    /// Only this silo's share (<paramref name="shareIndex"/> of <paramref name="shares"/>, by run id hash) is
+    /// returned, so survivors split a backlog instead of all starting every run.
+    /// </summary>
+    public async Task<IReadOnlyList<Guid>> FindStalledAsync(
+        IReadOnlyCollection<string> activeSilos, TimeSpan unstartedFor, TimeSpan quietFor, int shareIndex, int shares, int limit, CancellationToken cancellationToken)
     {
         const string sql = """
             SELECT id FROM workflow_runs
-            WHERE status IN ('queued', 'running') AND updated_at < now() - @quiet
+            WHERE status IN ('queued', 'running')
+              AND ((silo IS NOT NULL AND NOT (silo = ANY(@active)))
+                   OR (silo IS NULL AND created_at < now() - @unstarted)
+                   OR updated_at < now() - @quiet)
+              AND (hashtext(id::text) & 2147483647) % @shares = @share
             ORDER BY created_at
             LIMIT @limit
             """;
         await using var command = dataSource.CreateCommand(sql);
+        command.Parameters.Add(new NpgsqlParameter("active", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = activeSilos.ToArray() });
+        command.Parameters.AddWithValue("unstarted", unstartedFor);
         command.Parameters.AddWithValue("quiet", quietFor);
+        command.Parameters.AddWithValue("share", shareIndex);
+        command.Parameters.AddWithValue("shares", Math.Max(1, shares));
         command.Parameters.AddWithValue("limit", limit);
         var ids = new List<Guid>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

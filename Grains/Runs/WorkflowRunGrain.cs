@@ -538,7 +538,7 @@ public sealed partial class WorkflowRunGrain(
         var events = run.Pending.ToArray();
         try
         {
-            var update = run.RunRowStale ? new RunRowUpdate(run.Status, run.OutputJson, run.Error) : null;
+            var update = run.RunRowStale ? new RunRowUpdate(run.Status, run.OutputJson, run.Error, silo.SiloAddress.ToString()) : null;
             await store.AppendAsync(RunId, events, update, CancellationToken.None);
             run.Pending.RemoveRange(0, events.Length);
             run.RunRowStale = false;

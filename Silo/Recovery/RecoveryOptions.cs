@@ -15,6 +15,10 @@ public sealed record RecoveryOptions
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan StalledAfter { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>A queued run never picked up by any silo is started by the sweep once it is this old (its creator normally starts it at once).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan UnstartedAfter { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>At most this many runs are started per sweep; the rest wait for the next one.</summary>
     [Range(1, 100_000)]
     public int BatchSize { get; init; } = 1000;

@@ -5,19 +5,25 @@ using Microsoft.Extensions.Options;
 namespace MeshHook.Silo.Recovery;
 
 /// <summary>
-/// Starts runs that are unfinished in Postgres but that nothing is moving: runs whose start call was lost
-/// (they stay queued) and runs of a cluster that was down. Runs once as soon as the silo is active, then
-/// every <see cref="RecoveryOptions.SweepInterval"/>. Starting is idempotent, so silos sweeping together is harmless.
+/// Starts runs that are unfinished in Postgres but that nothing is moving: runs of a silo that died (at once,
+/// when membership declares it dead: the fast path after a crash), runs of a cluster that was down (as soon
+/// as a silo is active again), runs whose start call was lost, and runs stalled for any other reason. Sweeps
+/// at start, on every membership change that removes a silo, and every <see cref="RecoveryOptions.SweepInterval"/>.
+/// Active silos split the work by run id, and each starts at most <see cref="RecoveryOptions.Concurrency"/> runs
+/// at once, so a thousand orphaned runs do not stampede. Starting is idempotent.
 /// </summary>
 public sealed partial class RunRecoverySweep(
     RunStore store,
     IGrainFactory grains,
+    IClusterMembershipService membership,
+    ILocalSiloDetails silo,
     IOptions<RecoveryOptions> options,
-    TimeProvider time,
     ILogger<RunRecoverySweep> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _wake = new(0, 1);
     private Task _loop = Task.CompletedTask;
+    private Task _watch = Task.CompletedTask;
 
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(RunRecoverySweep), ServiceLifecycleStage.Active, OnStartAsync, OnStopAsync);
@@ -26,7 +32,21 @@ public sealed partial class RunRecoverySweep(
     public async Task<int> SweepOnceAsync(CancellationToken cancellationToken)
     {
         var settings = options.Value;
-        var runIds = await store.FindStalledAsync(settings.StalledAfter, settings.BatchSize, cancellationToken);
+        var active = membership.CurrentSnapshot.Members.Values
+            .Where(m => m.Status == SiloStatus.Active)
+            .Select(m => m.SiloAddress.ToString())
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        var self = silo.SiloAddress.ToString();
+        var share = active.IndexOf(self);
+        if (share < 0)
+        {
+            // Not (or no longer) active: the active silos do the sweeping.
+            return 0;
+        }
+
+        var runIds = await store.FindStalledAsync(
+            active, settings.UnstartedAfter, settings.StalledAfter, share, active.Count, settings.BatchSize, cancellationToken);
         if (runIds.Count == 0)
         {
             return 0;
@@ -55,13 +75,49 @@ public sealed partial class RunRecoverySweep(
     private Task OnStartAsync(CancellationToken cancellationToken)
     {
         _loop = Task.Run(() => LoopAsync(_stopping.Token), CancellationToken.None);
+        _watch = Task.Run(() => WatchMembershipAsync(_stopping.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
 
     private async Task OnStopAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
-        await _loop.WaitAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
+        await Task.WhenAll(_loop, _watch).WaitAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    /// <summary>Wakes the sweep as soon as a silo leaves the active set (declared dead, or stopping).</summary>
+    private async Task WatchMembershipAsync(CancellationToken stopping)
+    {
+        var known = new HashSet<string>();
+        try
+        {
+            await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(stopping))
+            {
+                var active = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress.ToString()).ToHashSet();
+                var left = known.Where(a => !active.Contains(a)).ToList();
+                known = active;
+                if (left.Count > 0)
+                {
+                    LogSilosLeft(string.Join(", ", left));
+                    Wake();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void Wake()
+    {
+        try
+        {
+            _wake.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // A sweep is already due.
+        }
     }
 
     private async Task LoopAsync(CancellationToken stopping)
@@ -83,7 +139,7 @@ public sealed partial class RunRecoverySweep(
 
             try
             {
-                await Task.Delay(options.Value.SweepInterval, time, stopping);
+                await _wake.WaitAsync(options.Value.SweepInterval, stopping);
             }
             catch (OperationCanceledException)
             {
@@ -91,6 +147,9 @@ public sealed partial class RunRecoverySweep(
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Silo(s) left the cluster: {Silos}; sweeping for their runs now")]
+    private partial void LogSilosLeft(string silos);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recovery sweep found {Found} stalled run(s) and started {Started}")]
     private partial void LogSwept(int found, int started);

@@ -82,9 +82,12 @@ public sealed class RunExecutionTests(MeshHookCluster cluster)
         var slug = await cluster.PublishAsync(Workflows.Delayed(4000));
         var runId = await cluster.TriggerAsync(slug);
         var grain = cluster.Grains.GetGrain<IWorkflowRunGrain>(runId);
-        await Poll.UntilAsync(async () => (await grain.GetViewAsync()).Steps.Single(s => s.NodeId == "wait").Status == StepStatus.Running, "delay step started");
-        var waitStarted = (await cluster.Store.ReadEventsAsync(runId, CancellationToken.None))
-            .First(e => e.Type == RunEventTypes.StepStarted && History.NodeOf(e) == "wait").Timestamp;
+        RunEvent? started = null;
+        await Poll.UntilAsync(
+            async () => (started = (await cluster.Store.ReadEventsAsync(runId, CancellationToken.None))
+                .FirstOrDefault(e => e.Type == RunEventTypes.StepStarted && History.NodeOf(e) == "wait")) is not null,
+            "delay step start checkpointed");
+        var waitStarted = started!.Timestamp;
         await Poll.UntilAsync(() => Task.FromResult(DateTimeOffset.UtcNow - waitStarted > TimeSpan.FromSeconds(2)), "half the wait passed");
 
         await grain.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
