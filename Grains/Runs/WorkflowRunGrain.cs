@@ -39,7 +39,8 @@ public sealed partial class WorkflowRunGrain(
     private JObject _context = new();
     private Task? _loop;
     private CancellationTokenSource _lifetime = new();
-    private CancellationTokenSource? _stepCancellation;
+    // Cancelled by CancelAsync; every step runs under it, including one about to start.
+    private readonly CancellationTokenSource _userCancel = new();
     private bool _cancelRequested;
     private IGrainReminder? _reminder;
 
@@ -106,6 +107,7 @@ public sealed partial class WorkflowRunGrain(
         }
 
         _lifetime.Dispose();
+        _userCancel.Dispose();
 
         if (_record is not null && run.Initialized && !run.Status.IsFinished() && reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
         {
@@ -151,9 +153,9 @@ public sealed partial class WorkflowRunGrain(
         }
 
         _cancelRequested = true;
+        await _userCancel.CancelAsync();
         if (_loop is { IsCompleted: false } loop)
         {
-            _stepCancellation?.Cancel();
             await loop;
         }
         else
@@ -396,9 +398,8 @@ public sealed partial class WorkflowRunGrain(
         var outcomeName = "canceled";
         // A delay is a durable wait: it stops as soon as the drain starts and goes on where the run resumes.
         using var stepCancellation = node is DelayNode
-            ? CancellationTokenSource.CreateLinkedTokenSource(lifetime, drain.StepCancellation, drain.DrainStarted)
-            : CancellationTokenSource.CreateLinkedTokenSource(lifetime, drain.StepCancellation);
-        _stepCancellation = stepCancellation;
+            ? CancellationTokenSource.CreateLinkedTokenSource(lifetime, _userCancel.Token, drain.StepCancellation, drain.DrainStarted)
+            : CancellationTokenSource.CreateLinkedTokenSource(lifetime, _userCancel.Token, drain.StepCancellation);
         try
         {
             var invocation = new StepInvocation(RunId, node, _context, step.FirstStartedAt!.Value, observer);
@@ -427,7 +428,6 @@ public sealed partial class WorkflowRunGrain(
         }
         finally
         {
-            _stepCancellation = null;
             metrics.StepFinished(node.Type, outcomeName, time.GetElapsedTime(started));
             foreach (var attempt in observer.Drain())
             {
