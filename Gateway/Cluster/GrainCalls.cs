@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Runtime.Messaging;
 using Polly;
 using Polly.Retry;
+using Polly.Timeout;
 
 namespace MeshHook.Gateway.Cluster;
 
@@ -22,7 +23,8 @@ public sealed partial class GrainCalls
         _client = client;
         _status = status;
         var retries = options.Value.GrainCallRetries;
-        var builder = new ResiliencePipelineBuilder();
+        // The overall budget comes first (outermost), so retries of timeouts cannot add up to minutes.
+        var builder = new ResiliencePipelineBuilder().AddTimeout(options.Value.GrainCallTimeout);
         if (retries > 0)
         {
             builder.AddRetry(new RetryStrategyOptions
@@ -59,6 +61,10 @@ public sealed partial class GrainCalls
         catch (Exception e) when (IsTransient(e))
         {
             throw new ClusterUnavailableException("no silo could take the call", e);
+        }
+        catch (TimeoutRejectedException e)
+        {
+            throw new ClusterUnavailableException("no silo answered within the call's time budget", e);
         }
     }
 

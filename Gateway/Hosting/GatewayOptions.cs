@@ -22,6 +22,10 @@ public sealed record GatewayOptions
     [Range(0, 10)]
     public int GrainCallRetries { get; init; } = 3;
 
+    /// <summary>Time budget of one grain call from the API, retries included; past it the API answers 503.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
+    public TimeSpan GrainCallTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>The Retry-After value (seconds) of a 503.</summary>
     [Range(1, 3600)]
     public int RetryAfterSeconds { get; init; } = 5;
