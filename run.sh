@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Builds MeshHook.Silo, applies the schema, starts the silos and runs the example workflow end to end.
+# Builds MeshHook.Silo, applies the schema, starts the silos and the HTTP gateway, publishes the example
+# workflows (examples/*.json) through the gateway and triggers one run with curl, end to end.
 #   ./run.sh [--silos N] [--once]
 #     --silos N   how many silos to start (default 2)
 #     --once      stop everything after the example run instead of waiting for Ctrl-C
 # Uses ConnectionStrings__MeshHook when set; otherwise installs PostgreSQL from Debian's packages if needed
-# and starts a throwaway server under .run/. Ctrl-C shuts the silos down gracefully (SIGTERM), then Postgres.
+# and starts a throwaway server under .run/. Ctrl-C shuts the gateway and the silos down gracefully (SIGTERM),
+# then Postgres. The gateway listens on http://127.0.0.1:8080.
 set -euo pipefail
 cd "$(dirname "$0")"
 silos=2
@@ -13,7 +15,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --silos) silos=${2:?--silos needs a number}; shift 2 ;;
     --once) once=true; shift ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -25,12 +27,19 @@ mkdir -p .run
 echo "== building"
 dotnet build MeshHook.Silo.sln -c Release -v quiet -nologo >.run/build.log 2>&1 || { cat .run/build.log; exit 1; }
 silo_dll=Silo/bin/Release/net10.0/MeshHook.Silo.dll
-demo_dll=tools/MeshHook.Demo/bin/Release/net10.0/MeshHook.Demo.dll
+gateway_dll=Gateway/bin/Release/net10.0/MeshHook.Gateway.dll
+gateway=http://127.0.0.1:8080
 
 pids=()
+gateway_pid=""
 pg_dir=""
 cleanup() {
   trap - EXIT INT TERM
+  if [ -n "$gateway_pid" ]; then
+    echo "== stopping the gateway (SIGTERM)"
+    kill -TERM "$gateway_pid" 2>/dev/null || true
+    wait "$gateway_pid" 2>/dev/null || true
+  fi
   if [ ${#pids[@]} -gt 0 ]; then
     echo "== stopping silos (SIGTERM)"
     kill -TERM "${pids[@]}" 2>/dev/null || true
@@ -72,18 +81,59 @@ for i in $(seq 0 $((silos - 1))); do
   echo "   silo $i ready"
 done
 
-echo "== running the example workflow"
-dotnet "$demo_dll"
+echo "== starting the gateway ($gateway, log in .run/gateway.log)"
+dotnet "$gateway_dll" --urls "$gateway" >.run/gateway.log 2>&1 &
+gateway_pid=$!
+for _ in $(seq 1 120); do
+  curl -fs "$gateway/health/ready" >/dev/null 2>&1 && break
+  kill -0 "$gateway_pid" 2>/dev/null || { echo "the gateway exited; its log:"; cat .run/gateway.log; exit 1; }
+  sleep 0.5
+done
+curl -fs "$gateway/health/ready" >/dev/null || { echo "the gateway did not become ready; see .run/gateway.log"; exit 1; }
+echo "   gateway ready"
+
+echo "== publishing the example workflows (examples/audit.json, examples/orders.json)"
+for wf in audit orders; do
+  echo "   PUT /api/workflows/$wf -> $(curl -fsS -X PUT "$gateway/api/workflows/$wf" -H 'Content-Type: application/json' --data-binary "@examples/$wf.json")"
+done
+
+trigger="curl -i -X POST $gateway/api/hooks/orders -H 'Content-Type: application/json' -d '{\"order\": 1001, \"customer\": \"ada\", \"amount\": 250}'"
+echo "== triggering the example workflow:"
+echo "   $trigger"
+accepted=$(curl -fsS -X POST "$gateway/api/hooks/orders" -H 'Content-Type: application/json' \
+  -d '{"order": 1001, "customer": "ada", "amount": 250}')
+echo "   202 $accepted"
+run_id=$(printf '%s' "$accepted" | sed -n 's/.*"runId":"\([^"]*\)".*/\1/p')
+[ -n "$run_id" ] || { echo "no runId in the answer"; exit 1; }
+
+echo "== GET /api/runs/$run_id until it finishes"
+view=""
+for _ in $(seq 1 120); do
+  view=$(curl -fsS "$gateway/api/runs/$run_id")
+  status=$(printf '%s' "$view" | sed -n 's/^{"runId":"[^"]*","slug":"[^"]*","version":[0-9]*,"status":"\([a-z]*\)".*/\1/p')
+  echo "   status: $status"
+  case "$status" in succeeded|failed|canceled) break ;; esac
+  sleep 0.5
+done
+echo "   $view"
+echo "== GET /api/runs/$run_id/events"
+curl -fsS "$gateway/api/runs/$run_id/events" | sed 's/},{"seq"/},\n {"seq"/g; s/^/   /'
+echo
+[ "$status" = succeeded ] || { echo "the example run did not succeed"; exit 1; }
 
 if [ "$once" = true ]; then
   exit 0
 fi
 cat <<INFO
 
-The silos keep running (logs in .run/silo-*.log). Try:
-  dotnet $demo_dll --body '{"order": 7, "customer": "bob", "amount": 12}'
-  curl http://127.0.0.1:8081/health/ready
-  curl http://127.0.0.1:8081/metrics
+The gateway and the silos keep running (logs in .run/). Try:
+  $trigger
+  curl $gateway/api/runs/<runId>
+  curl $gateway/api/runs/<runId>/events
+  curl $gateway/api/workflows/orders
+  curl $gateway/health/ready
+  curl $gateway/metrics
+  curl $gateway/openapi/v1.json
 Ctrl-C stops everything gracefully.
 INFO
-wait "${pids[@]}"
+wait "$gateway_pid" "${pids[@]}"

@@ -186,6 +186,29 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
         return events;
     }
 
+    /// <summary>
+    /// The latest published version of a workflow, or null when the slug has none. The result carries the
+    /// webhook secret for intake's signature check: never hand it out.
+    /// </summary>
+    public async Task<PublishedWorkflow?> FindLatestWorkflowAsync(string slug, CancellationToken cancellationToken)
+    {
+        const string sql = """
+            SELECT version, name, definition::text, secret FROM workflow_definitions
+            WHERE slug = @slug AND status = 'published'
+            ORDER BY version DESC
+            LIMIT 1
+            """;
+        await using var command = dataSource.CreateCommand(sql);
+        command.Parameters.AddWithValue("slug", slug);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        return new PublishedWorkflow(slug, reader.GetInt32(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3));
+    }
+
     private static bool IsJson(string text)
     {
         try

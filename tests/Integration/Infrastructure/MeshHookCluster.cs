@@ -59,8 +59,14 @@ public class MeshHookCluster : IAsyncLifetime
 
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
         builder.AddClientBuilderConfigurator<ClientConfigurator>();
+        Configure(builder);
         Cluster = builder.Build();
         await Cluster.DeployAsync();
+    }
+
+    /// <summary>Last changes to the cluster before it is built (e.g. real sockets for a client outside the test cluster).</summary>
+    protected virtual void Configure(TestClusterBuilder builder)
+    {
     }
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,32 @@
+namespace MeshHook.Gateway.Api;
+
+/// <summary>
+/// RFC 7807 answers (<c>application/problem+json</c>): <c>type, title, status, detail</c> and an <c>errors</c> list
+/// of <see cref="ApiError"/> that always holds at least one entry.
+/// </summary>
+public static class ApiProblems
+{
+    public static IResult Create(int status, string detail, IReadOnlyList<ApiError>? errors = null) =>
+        TypedResults.Problem(
+            detail: detail,
+            statusCode: status,
+            extensions: new Dictionary<string, object?> { ["errors"] = errors is { Count: > 0 } ? errors : [new ApiError(null, detail)] });
+
+    public static IResult BadRequest(string detail, IReadOnlyList<ApiError>? errors = null) => Create(StatusCodes.Status400BadRequest, detail, errors);
+
+    public static IResult NotFound(string detail) => Create(StatusCodes.Status404NotFound, detail);
+
+    public static IResult Unauthorized(string detail) => Create(StatusCodes.Status401Unauthorized, detail);
+
+    public static IResult TooLarge(long limit) => Create(StatusCodes.Status413PayloadTooLarge, $"the body is larger than {limit} bytes");
+
+    public static IResult UnsupportedMediaType(string? contentType) =>
+        Create(StatusCodes.Status415UnsupportedMediaType, $"content type '{contentType}' is not JSON; send application/json");
+
+    /// <summary>503 with Retry-After: a dependency (Postgres, the cluster) cannot serve the request now.</summary>
+    public static IResult Unavailable(HttpContext context, int retryAfterSeconds, string detail)
+    {
+        context.Response.Headers.RetryAfter = retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Create(StatusCodes.Status503ServiceUnavailable, detail);
+    }
+}

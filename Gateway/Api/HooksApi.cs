@@ -1,0 +1,219 @@
+using System.Buffers;
+using System.Text.Json;
+using MeshHook.Gateway.Cluster;
+using MeshHook.Gateway.Hosting;
+using MeshHook.Gateway.Ops;
+using MeshHook.Gateway.Security;
+using MeshHook.Grains;
+using MeshHook.Grains.Runs;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace MeshHook.Gateway.Api;
+
+/// <summary>
+/// Webhook intake, <c>POST /api/hooks/{slug}</c>: checks, stores the run durably (202 only after the commit), then
+/// asks a silo to start it within a short time. A run no silo starts now stays queued; the silos' sweep starts it.
+/// </summary>
+public static class HooksApi
+{
+    /// <summary>Longest client Idempotency-Key.</summary>
+    public const int MaxIdempotencyKeyLength = 200;
+
+    public const string IdempotencyKeyHeader = "Idempotency-Key";
+
+    public static IEndpointRouteBuilder MapHooksApi(this IEndpointRouteBuilder routes)
+    {
+        routes.MapPost("/api/hooks/{slug}", PostAsync)
+            .WithName("TriggerWorkflow")
+            .WithTags("Hooks")
+            .WithSummary("Stores a run of the workflow's latest version and starts it")
+            .Accepts<JsonElement>("application/json")
+            .Produces<RunAccepted>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        return routes;
+    }
+
+    private static async Task<IResult> PostAsync(
+        string slug,
+        HttpContext context,
+        RunStore store,
+        GrainCalls grains,
+        IOptions<GatewayOptions> options,
+        GatewayMetrics metrics,
+        ILoggerFactory loggers,
+        CancellationToken cancellationToken)
+    {
+        var logger = loggers.CreateLogger(typeof(HooksApi).FullName!);
+        var settings = options.Value;
+        var request = context.Request;
+        if (!Slugs.IsValid(slug))
+        {
+            metrics.Intake("bad_request");
+            return Slugs.Invalid();
+        }
+
+        if (!RequestBodies.IsJsonContentType(request.ContentType))
+        {
+            metrics.Intake("unsupported_media_type");
+            return ApiProblems.UnsupportedMediaType(request.ContentType);
+        }
+
+        string? idempotencyKey = null;
+        if (request.Headers.TryGetValue(IdempotencyKeyHeader, out var keys))
+        {
+            idempotencyKey = keys.Count == 1 ? keys[0] : null;
+            if (!IsValidIdempotencyKey(idempotencyKey))
+            {
+                metrics.Intake("bad_request");
+                return ApiProblems.BadRequest($"{IdempotencyKeyHeader} must be one value of 1 to {MaxIdempotencyKeyLength} printable ASCII characters without spaces");
+            }
+        }
+
+        var (body, readError) = await RequestBodies.ReadAsync(request, settings.MaxBodyBytes, cancellationToken);
+        if (readError is not null)
+        {
+            metrics.Intake("too_large");
+            return readError;
+        }
+
+        PublishedWorkflow? workflow;
+        try
+        {
+            workflow = await store.FindLatestWorkflowAsync(slug, cancellationToken);
+        }
+        catch (Exception e) when (IsStoreUnavailable(e, cancellationToken))
+        {
+            GatewayLog.StoreUnavailable(logger, "intake", e.GetType().Name, e.Message);
+            metrics.Intake("unavailable");
+            return ApiProblems.Unavailable(context, settings.RetryAfterSeconds, "the run cannot be stored now; retry later");
+        }
+
+        if (workflow is null)
+        {
+            metrics.Intake("not_found");
+            return ApiProblems.NotFound($"no published workflow '{slug}'");
+        }
+
+        if (workflow.Secret is not null && !SignatureChecker.IsValid(workflow.Secret, body!, request.Headers))
+        {
+            GatewayLog.SignatureRejected(logger, slug);
+            metrics.Intake("unauthorized");
+            return ApiProblems.Unauthorized(
+                $"missing or invalid signature: send {SignatureChecker.HubSignatureHeader} or {SignatureChecker.SignatureHeader}: sha256=<hex HMAC-SHA256 of the body>");
+        }
+
+        using var document = RequestBodies.Parse(body!, out var problem);
+        if (document is null)
+        {
+            metrics.Intake("bad_request");
+            return ApiProblems.BadRequest(problem!);
+        }
+
+        Guid runId;
+        bool created;
+        try
+        {
+            (runId, created) = await store.CreateRunAsync(slug, BuildTrigger(request.Headers, document.RootElement), idempotencyKey, cancellationToken);
+        }
+        catch (WorkflowNotFoundException)
+        {
+            metrics.Intake("not_found");
+            return ApiProblems.NotFound($"no published workflow '{slug}'");
+        }
+        catch (PostgresException e) when (e.SqlState.StartsWith("22", StringComparison.Ordinal))
+        {
+            // A data exception: jsonb refused a value the JSON parser took (such as a number out of numeric's range).
+            metrics.Intake("bad_request");
+            return ApiProblems.BadRequest("the body holds a value Postgres cannot store as JSON");
+        }
+        catch (Exception e) when (IsStoreUnavailable(e, cancellationToken))
+        {
+            GatewayLog.StoreUnavailable(logger, "intake", e.GetType().Name, e.Message);
+            metrics.Intake("unavailable");
+            return ApiProblems.Unavailable(context, settings.RetryAfterSeconds, "the run cannot be stored now; retry later");
+        }
+
+        GatewayLog.RunStored(logger, runId, slug, created);
+        await TryStartAsync(runId, grains, settings.StartTimeout, metrics, logger, cancellationToken);
+        metrics.Intake(created ? "accepted" : "replayed");
+        if (!created)
+        {
+            context.Response.Headers["Idempotent-Replayed"] = "true";
+        }
+
+        return TypedResults.Accepted($"/api/runs/{runId}", new RunAccepted(runId));
+    }
+
+    /// <summary>Asks a silo to start the run, for at most <paramref name="timeout"/>; never fails the request.</summary>
+    private static async Task TryStartAsync(Guid runId, GrainCalls grains, TimeSpan timeout, GatewayMetrics metrics, ILogger logger, CancellationToken requestAborted)
+    {
+        if (timeout <= TimeSpan.Zero)
+        {
+            metrics.StartDeferred();
+            return;
+        }
+
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
+        limit.CancelAfter(timeout);
+        try
+        {
+            await grains.CallAsync(g => g.GetGrain<IWorkflowRunGrain>(runId).StartAsync(), limit.Token);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The run is stored: whatever kept it from starting now, the silos' recovery sweep starts it.
+            metrics.StartDeferred();
+            GatewayLog.StartDeferred(logger, runId, e is OperationCanceledException ? "start timed out" : e.GetType().Name);
+        }
+    }
+
+    /// <summary>
+    /// The stored trigger, <c>{"headers": {...}, "body": ...}</c>. Header names are lower case; credentials never
+    /// reach Postgres: Authorization, Proxy-Authorization, Cookie, and every header whose name contains
+    /// "signature", "secret", "token" or "api-key" are left out.
+    /// </summary>
+    internal static string BuildTrigger(IHeaderDictionary headers, JsonElement body)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteStartObject("headers");
+            foreach (var (name, values) in headers.OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase))
+            {
+                var lower = name.ToLowerInvariant();
+                if (!IsSensitiveHeader(lower))
+                {
+                    writer.WriteString(lower, values.ToString());
+                }
+            }
+
+            writer.WriteEndObject();
+            writer.WritePropertyName("body");
+            body.WriteTo(writer);
+            writer.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    internal static bool IsSensitiveHeader(string lowerCaseName) =>
+        lowerCaseName is "authorization" or "proxy-authorization" or "cookie"
+        || lowerCaseName.Contains("signature", StringComparison.Ordinal)
+        || lowerCaseName.Contains("secret", StringComparison.Ordinal)
+        || lowerCaseName.Contains("token", StringComparison.Ordinal)
+        || lowerCaseName.Contains("api-key", StringComparison.Ordinal);
+
+    internal static bool IsValidIdempotencyKey(string? key) =>
+        key is { Length: > 0 and <= MaxIdempotencyKeyLength } && key.All(c => c is > ' ' and < '\u007f');
+
+    /// <summary>Postgres cannot be reached or did not answer; the request was not aborted by the client.</summary>
+    internal static bool IsStoreUnavailable(Exception e, CancellationToken requestAborted) =>
+        e is NpgsqlException or TimeoutException || (e is OperationCanceledException && !requestAborted.IsCancellationRequested);
+}

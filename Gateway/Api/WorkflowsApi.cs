@@ -1,0 +1,180 @@
+using System.Text.Json;
+using MeshHook.Gateway.Hosting;
+using MeshHook.Grains.Definitions;
+using MeshHook.Grains.Runs;
+using Microsoft.Extensions.Options;
+
+namespace MeshHook.Gateway.Api;
+
+/// <summary><c>PUT /api/workflows/{slug}</c> publishes a new immutable version; <c>GET</c> returns the latest.</summary>
+public static class WorkflowsApi
+{
+    /// <summary>Longest workflow name.</summary>
+    public const int MaxNameLength = 200;
+
+    /// <summary>Longest webhook secret.</summary>
+    public const int MaxSecretLength = 1024;
+
+    public static IEndpointRouteBuilder MapWorkflowsApi(this IEndpointRouteBuilder routes)
+    {
+        routes.MapPut("/api/workflows/{slug}", PutAsync)
+            .WithName("PublishWorkflow")
+            .WithTags("Workflows")
+            .WithSummary("Validates and publishes a new immutable version of a workflow")
+            .Accepts<PublishWorkflowRequest>("application/json")
+            .Produces<WorkflowPublished>(StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        routes.MapGet("/api/workflows/{slug}", GetAsync)
+            .WithName("GetWorkflow")
+            .WithTags("Workflows")
+            .WithSummary("The latest published version of a workflow (without its secret)")
+            .Produces<WorkflowResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        return routes;
+    }
+
+    private static async Task<IResult> PutAsync(
+        string slug,
+        HttpContext context,
+        RunStore store,
+        IOptions<GatewayOptions> options,
+        ILoggerFactory loggers,
+        CancellationToken cancellationToken)
+    {
+        var logger = loggers.CreateLogger(typeof(WorkflowsApi).FullName!);
+        if (!Slugs.IsValid(slug))
+        {
+            return Slugs.Invalid();
+        }
+
+        if (!RequestBodies.IsJsonContentType(context.Request.ContentType))
+        {
+            return ApiProblems.UnsupportedMediaType(context.Request.ContentType);
+        }
+
+        var (body, readError) = await RequestBodies.ReadAsync(context.Request, options.Value.MaxBodyBytes, cancellationToken);
+        if (readError is not null)
+        {
+            return readError;
+        }
+
+        using var document = RequestBodies.Parse(body!, out var parseProblem);
+        if (document is null)
+        {
+            return ApiProblems.BadRequest(parseProblem!);
+        }
+
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return ApiProblems.BadRequest("the body must be a JSON object {name, definition, secret?}");
+        }
+
+        var errors = new List<ApiError>();
+        var name = ReadString(root, "name", required: true, MaxNameLength, errors);
+        var secret = ReadString(root, "secret", required: false, MaxSecretLength, errors);
+        var hasDefinition = root.TryGetProperty("definition", out var definition) && definition.ValueKind != JsonValueKind.Null;
+        if (!hasDefinition)
+        {
+            errors.Add(new ApiError(null, "definition is required"));
+        }
+
+        if (errors.Count > 0)
+        {
+            // Report the definition's problems too, so one round trip shows everything.
+            if (hasDefinition)
+            {
+                errors.AddRange(DefinitionValidator.Validate(definition).Problems.Select(p => new ApiError(p.NodeId, p.Message)));
+            }
+
+            return ApiProblems.BadRequest("the workflow was not published", errors);
+        }
+
+        int version;
+        try
+        {
+            version = await store.PublishAsync(slug, name!.Trim(), definition.GetRawText(), secret, cancellationToken);
+        }
+        catch (InvalidDefinitionException e)
+        {
+            return ApiProblems.BadRequest(
+                "the definition is not valid",
+                [.. e.Problems.Select(p => new ApiError(p.NodeId, p.Message))]);
+        }
+        catch (Exception e) when (HooksApi.IsStoreUnavailable(e, cancellationToken))
+        {
+            GatewayLog.StoreUnavailable(logger, "publish", e.GetType().Name, e.Message);
+            return ApiProblems.Unavailable(context, options.Value.RetryAfterSeconds, "the workflow cannot be stored now; retry later");
+        }
+
+        GatewayLog.WorkflowPublished(logger, slug, version);
+        return TypedResults.Created($"/api/workflows/{slug}", new WorkflowPublished(slug, version));
+    }
+
+    private static async Task<IResult> GetAsync(
+        string slug,
+        HttpContext context,
+        RunStore store,
+        IOptions<GatewayOptions> options,
+        ILoggerFactory loggers,
+        CancellationToken cancellationToken)
+    {
+        if (!Slugs.IsValid(slug))
+        {
+            return Slugs.Invalid();
+        }
+
+        PublishedWorkflow? workflow;
+        try
+        {
+            workflow = await store.FindLatestWorkflowAsync(slug, cancellationToken);
+        }
+        catch (Exception e) when (HooksApi.IsStoreUnavailable(e, cancellationToken))
+        {
+            GatewayLog.StoreUnavailable(loggers.CreateLogger(typeof(WorkflowsApi).FullName!), "read workflow", e.GetType().Name, e.Message);
+            return ApiProblems.Unavailable(context, options.Value.RetryAfterSeconds, "the workflow cannot be read now; retry later");
+        }
+
+        if (workflow is null)
+        {
+            return ApiProblems.NotFound($"no published workflow '{slug}'");
+        }
+
+        using var definition = JsonDocument.Parse(workflow.DefinitionJson);
+        return TypedResults.Ok(new WorkflowResponse(workflow.Slug, workflow.Version, workflow.Name, definition.RootElement.Clone()));
+    }
+
+    /// <summary>Reads an optional or required string property that must not be blank.</summary>
+    private static string? ReadString(JsonElement root, string property, bool required, int maxLength, List<ApiError> errors)
+    {
+        if (!root.TryGetProperty(property, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            if (required)
+            {
+                errors.Add(new ApiError(null, $"{property} is required"));
+            }
+
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            errors.Add(new ApiError(null, $"{property} must be a string"));
+            return null;
+        }
+
+        var text = value.GetString()!;
+        if (string.IsNullOrWhiteSpace(text) || text.Length > maxLength)
+        {
+            errors.Add(new ApiError(null, $"{property} must be 1 to {maxLength} characters, not blank"));
+            return null;
+        }
+
+        return text;
+    }
+}

@@ -1,0 +1,108 @@
+using MeshHook.Gateway.Api;
+using MeshHook.Gateway.Cluster;
+using MeshHook.Gateway.Ops;
+using MeshHook.Grains.Runs;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using OpenTelemetry.Metrics;
+using Orleans.Configuration;
+
+namespace MeshHook.Gateway.Hosting;
+
+/// <summary>Wires the gateway: Orleans client (connected in the background), Postgres, API, health, metrics, OpenAPI.</summary>
+public static class GatewayHostingExtensions
+{
+    /// <summary>The ADO.NET invariant of Npgsql; Orleans maps it to NpgsqlFactory itself.</summary>
+    public const string Invariant = "Npgsql";
+
+    /// <summary>Adds everything the gateway needs; the Orleans endpoints come from the <c>Orleans</c> section.</summary>
+    public static WebApplicationBuilder AddMeshHookGateway(this WebApplicationBuilder builder, string connectionString)
+    {
+        var configuration = builder.Configuration;
+        if (string.IsNullOrEmpty(configuration["urls"]) && string.IsNullOrEmpty(configuration["ASPNETCORE_URLS"]))
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:8080");
+        }
+
+        var services = builder.Services;
+        services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<GatewayOptions>>((kestrel, gateway) =>
+            kestrel.Limits.MaxRequestBodySize = gateway.Value.MaxBodyBytes);
+        services.AddOptions<HostOptions>().Configure<IOptions<GatewayOptions>>((host, gateway) =>
+            host.ShutdownTimeout = gateway.Value.ShutdownTimeout);
+
+        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString) { Name = "meshhook-gateway" }.Build());
+        services.AddSingleton<RunStore>();
+
+        AddOrleansClient(builder, connectionString);
+
+        services.AddProblemDetails();
+        services.AddOpenApi();
+        services.AddSingleton<GatewayMetrics>();
+        services.AddHealthChecks()
+            .AddCheck<StoppingHealthCheck>("stopping", tags: ["ready"])
+            .AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"])
+            .AddCheck<ClusterHealthCheck>("cluster", tags: ["ready"]);
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(GatewayMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
+            .AddRuntimeInstrumentation()
+            .AddPrometheusExporter());
+        return builder;
+    }
+
+    /// <summary>Maps the API (/api/…), /health/live, /health/ready, /metrics and /openapi/v1.json.</summary>
+    public static WebApplication MapMeshHookGateway(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapWorkflowsApi();
+        app.MapHooksApi();
+        app.MapRunsApi();
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapOpenApi();
+        return app;
+    }
+
+    /// <summary>
+    /// The Orleans client, found through the Postgres membership table. Its start is taken out of the host's
+    /// start-up and done by <see cref="ClusterConnector"/> in the background, retrying until a silo gateway answers:
+    /// the gateway serves (and intake stores runs) while no silo is up.
+    /// </summary>
+    private static void AddOrleansClient(WebApplicationBuilder builder, string connectionString)
+    {
+        var services = builder.Services;
+        var hostedBefore = services.Where(d => d.ServiceType == typeof(IHostedService)).ToHashSet();
+        builder.UseOrleansClient(client =>
+        {
+            client.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = builder.Configuration["Orleans:ClusterId"] ?? "meshhook";
+                o.ServiceId = builder.Configuration["Orleans:ServiceId"] ?? "meshhook";
+            });
+            client.UseAdoNetClustering(o =>
+            {
+                o.Invariant = Invariant;
+                o.ConnectionString = connectionString;
+            });
+            client.Services.AddOptions<Orleans.Configuration.GatewayOptions>().Configure<IOptions<GatewayOptions>>((orleans, gateway) =>
+                orleans.GatewayListRefreshPeriod = gateway.Value.GatewayListRefreshPeriod);
+        });
+
+        // UseOrleansClient registers the client as a hosted service whose start blocks the host until it is
+        // connected (and fails it after a few attempts). The connector starts it instead.
+        foreach (var descriptor in services.Where(d => d.ServiceType == typeof(IHostedService) && !hostedBefore.Contains(d)).ToList())
+        {
+            services.Remove(descriptor);
+        }
+
+        services.AddSingleton<ClusterConnectionStatus>();
+        services.AddSingleton<IClusterConnectionStatusObserver>(sp => sp.GetRequiredService<ClusterConnectionStatus>());
+        services.AddSingleton<IClientConnectionRetryFilter, KeepTryingRetryFilter>();
+        services.AddHostedService<ClusterConnector>();
+        services.AddSingleton<GrainCalls>();
+    }
+}

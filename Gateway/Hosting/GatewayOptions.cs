@@ -1,0 +1,40 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace MeshHook.Gateway.Hosting;
+
+/// <summary>Settings of the HTTP gateway, bound from <c>MeshHook:Gateway</c>.</summary>
+public sealed record GatewayOptions
+{
+    public const string Section = "MeshHook:Gateway";
+
+    /// <summary>Largest request body accepted (webhook bodies and workflow definitions); larger ones answer 413.</summary>
+    [Range(1024, 64L * 1024 * 1024)]
+    public long MaxBodyBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>
+    /// How long intake waits for a silo to start a stored run before answering 202 anyway; the run is in Postgres
+    /// already, and the silos' recovery sweep starts it if this start did not.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:30")]
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Retries of a grain call that failed transiently (silo gone, gateway rejected or busy, timeout).</summary>
+    [Range(0, 10)]
+    public int GrainCallRetries { get; init; } = 3;
+
+    /// <summary>Time budget of one grain call from the API, retries included; past it the API answers 503.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
+    public TimeSpan GrainCallTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>The Retry-After value (seconds) of a 503.</summary>
+    [Range(1, 3600)]
+    public int RetryAfterSeconds { get; init; } = 5;
+
+    /// <summary>How often the Orleans client re-reads the silos' gateways from the membership table.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan GatewayListRefreshPeriod { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long in-flight requests may take to finish after SIGTERM (the host's ShutdownTimeout).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(20);
+}

@@ -1,0 +1,64 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace MeshHook.Gateway.Hosting;
+
+/// <summary>The gateway's entry point: configuration checks, then the host.</summary>
+public static class GatewayProgram
+{
+    /// <summary>Exit code for a configuration the gateway cannot start with.</summary>
+    public const int ConfigurationError = 2;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        if (!TryGetConnectionString(builder.Configuration, out var connectionString, out var problem))
+        {
+            await Console.Error.WriteLineAsync($"MeshHook.Gateway: {problem}");
+            return ConfigurationError;
+        }
+
+        builder.AddMeshHookGateway(connectionString);
+        var app = builder.Build();
+        app.MapMeshHookGateway();
+        try
+        {
+            await app.RunAsync();
+        }
+        catch (OptionsValidationException e)
+        {
+            await Console.Error.WriteLineAsync($"MeshHook.Gateway: invalid configuration: {string.Join("; ", e.Failures)}");
+            return ConfigurationError;
+        }
+
+        return 0;
+    }
+
+    /// <summary>Reads <c>ConnectionStrings:MeshHook</c>; on failure <paramref name="problem"/> is one line for the operator.</summary>
+    public static bool TryGetConnectionString(IConfiguration configuration, out string connectionString, out string problem)
+    {
+        connectionString = configuration.GetConnectionString("MeshHook") ?? "";
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            problem = "ConnectionStrings:MeshHook is not set. Set it, e.g. ConnectionStrings__MeshHook=\"Host=127.0.0.1;Username=postgres;Database=meshhook\".";
+            return false;
+        }
+
+        try
+        {
+            if (string.IsNullOrWhiteSpace(new NpgsqlConnectionStringBuilder(connectionString).Host))
+            {
+                problem = "ConnectionStrings:MeshHook has no Host.";
+                return false;
+            }
+        }
+        catch (ArgumentException e)
+        {
+            problem = $"ConnectionStrings:MeshHook is not a valid Npgsql connection string: {e.Message}";
+            return false;
+        }
+
+        problem = "";
+        return true;
+    }
+}

@@ -1,0 +1,3 @@
+using MeshHook.Gateway.Hosting;
+
+return await GatewayProgram.RunAsync(args);

@@ -1,0 +1,45 @@
+using System.Net;
+using AwesomeAssertions;
+using MeshHook.Tests.Gateway.Infrastructure;
+
+namespace MeshHook.Tests.Gateway;
+
+[Collection(GatewayCollection.Name)]
+public sealed class OpsEndpointsTests(GatewayCluster fixture)
+{
+    private HttpClient Http => fixture.Http;
+
+    [Fact]
+    public async Task Health_ConnectedGateway_LiveAndReadyAnswer200()
+    {
+        (await Http.GetAsync("/health/live")).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await Http.GetAsync("/health/ready")).StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task Metrics_AfterIntake_ShowsPrometheusTextWithIntakeCounts()
+    {
+        var slug = await Http.PublishOkAsync(Api.TransformWorkflow);
+        (await Http.PostAsync($"/api/hooks/{slug}", Api.Json("{}"))).StatusCode.Should().Be(HttpStatusCode.Accepted);
+
+        var text = await Http.GetStringAsync("/metrics");
+
+        text.Should().Contain("meshhook_gateway_intake_total{").And.Contain("outcome=\"accepted\"");
+        text.Should().Contain("http_server_request_duration_seconds");
+    }
+
+    [Fact]
+    public async Task OpenApi_Document_DescribesEveryApiCall()
+    {
+        var document = await (await Http.GetAsync("/openapi/v1.json")).ReadJsonAsync();
+
+        var paths = document.GetProperty("paths");
+        paths.GetProperty("/api/workflows/{slug}").TryGetProperty("put", out _).Should().BeTrue();
+        paths.GetProperty("/api/workflows/{slug}").TryGetProperty("get", out _).Should().BeTrue();
+        paths.GetProperty("/api/hooks/{slug}").TryGetProperty("post", out _).Should().BeTrue();
+        paths.GetProperty("/api/runs/{runId}").TryGetProperty("get", out _).Should().BeTrue();
+        paths.GetProperty("/api/runs/{runId}/events").TryGetProperty("get", out _).Should().BeTrue();
+        paths.GetProperty("/api/runs/{runId}/cancel").TryGetProperty("post", out _).Should().BeTrue();
+        document.GetProperty("components").GetProperty("schemas").TryGetProperty("RunResponse", out _).Should().BeTrue();
+    }
+}

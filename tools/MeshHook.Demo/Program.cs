@@ -1,3 +1,0 @@
-using MeshHook.Demo;
-
-return await DemoProgram.RunAsync(args);
