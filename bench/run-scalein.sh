@@ -6,5 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+# The bench process (sink, client) shares the cores with three silos and Postgres: workstation GC, as the silos get.
+export DOTNET_gcServer=0
 dotnet build -c Release bench/MeshHook.Bench/MeshHook.Bench.csproj -v quiet -nologo >&2
 exec dotnet bench/MeshHook.Bench/bin/Release/net10.0/MeshHook.Bench.dll scalein "$@"

@@ -34,6 +34,7 @@ public sealed record DrainResult(
     int ArrivedAfterSignal,
     int HandedOff,
     long Interrupted,
+    long HandOffEvents,
     ShutdownRow? Report,
     Stats NextStepFromExit,
     Stats NextStepFromHandOff,
@@ -46,9 +47,9 @@ public sealed record DrainResult(
 
     public string Line(int round) => string.Create(CultureInfo.InvariantCulture, $"""
         round {round} (a) SIGTERM A: exit code {ExitCode} after {Exit.TotalMilliseconds:F0} ms; A's {StepsInFlight} step(s) in flight ({ArrivedAfterSignal} reached the sink after the signal) were answered {StepsDone.TotalMilliseconds:F0} ms after it (longest held at the signal: {LongestHeldAtSignal.TotalMilliseconds:F0} ms more) => exit minus in-flight steps {Overhead.TotalMilliseconds:F0} ms
-        round {round}     A's report row: {Report?.ToString() ?? "missing"}; run_interrupted by A: {Interrupted}
-        round {round} (b) hand-off: {HandedOff} runs handed off by A; A's exit → next step_started elsewhere {NextStepFromExit}; → next sink request {NextRequestFromExit}
-        round {round}     per run, run_handed_off → next step_started {NextStepFromHandOff}; handed-off runs without a next step: {NoNextStep}; runs with no request within the move timeout after A's exit: {NotMoved}
+        round {round}     A's report row: {Report?.ToString() ?? "missing"}; events naming A: run_handed_off {HandOffEvents}, run_interrupted {Interrupted}
+        round {round} (b) hand-off: {HandedOff} runs left A (handed off or interrupted); A's exit → next step_started elsewhere {NextStepFromExit}; → next sink request {NextRequestFromExit}
+        round {round}     per run, its run_handed_off/run_interrupted → next step_started {NextStepFromHandOff}; of them without a next step: {NoNextStep}; runs with no request within the move timeout after A's exit: {NotMoved}
         """);
 }
 

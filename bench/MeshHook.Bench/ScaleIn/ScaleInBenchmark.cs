@@ -101,6 +101,9 @@ public sealed class ScaleInBenchmark(ScaleInOptions options, TextWriter output)
             ["ConnectionStrings__MeshHook"] = siloConnection,
             ["Orleans__ClusterId"] = clusterId,
             ["Orleans__ServiceId"] = "meshhook-bench",
+            // Several silos share this machine's cores: server GC (the Web SDK default) would give each process a heap
+            // and a GC thread per core and stall them all for seconds; a container with its own cores would not see that.
+            ["DOTNET_gcServer"] = "0",
             ["Logging__LogLevel__Default"] = "Warning",
             ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information",
             ["Logging__LogLevel__MeshHook.Silo.Shutdown"] = "Information",
@@ -310,11 +313,12 @@ public sealed class ScaleInBenchmark(ScaleInOptions options, TextWriter output)
     private static async Task<DrainResult> MeasureDrainAsync(
         NpgsqlDataSource data, DelaySink sink, string aName, SiloProcess a, DateTime signal, DateTime exited, int notMoved, CancellationToken cancellationToken)
     {
-        // Per run handed off by A: when A handed it off, when it resumed elsewhere, its first step_started there.
+        // Per run A let go of: when (its first run_handed_off or run_interrupted naming A; a hand-off whose save failed
+        // leaves only the interruption), when it resumed elsewhere, its first step_started there.
         const string sql = """
             WITH h AS (
                 SELECT DISTINCT ON (run_id) run_id, seq, ts FROM workflow_events
-                WHERE type = 'run_handed_off' AND payload->>'silo' = @silo ORDER BY run_id, seq),
+                WHERE type IN ('run_handed_off', 'run_interrupted') AND payload->>'silo' = @silo ORDER BY run_id, seq),
             r AS (
                 SELECT DISTINCT ON (h.run_id) h.run_id, e.seq, e.ts FROM h
                 JOIN workflow_events e ON e.run_id = h.run_id AND e.seq > h.seq AND e.type = 'run_resumed' ORDER BY h.run_id, e.seq),
@@ -335,6 +339,7 @@ public sealed class ScaleInBenchmark(ScaleInOptions options, TextWriter output)
         }
 
         var interrupted = await CountAsync(data, "SELECT count(*) FROM workflow_events WHERE type = 'run_interrupted' AND payload->>'silo' = @p", aName, cancellationToken);
+        var handOffEvents = await CountAsync(data, "SELECT count(*) FROM workflow_events WHERE type = 'run_handed_off' AND payload->>'silo' = @p", aName, cancellationToken);
         var report = await ShutdownRowAsync(data, aName, cancellationToken);
 
         // A's requests: requests of its runs that arrived before the run was handed off. The in-flight steps are those
@@ -369,6 +374,7 @@ public sealed class ScaleInBenchmark(ScaleInOptions options, TextWriter output)
             ArrivedAfterSignal: inFlight.Length - heldAtSignal.Length,
             HandedOff: handedOff.Count,
             Interrupted: interrupted,
+            HandOffEvents: handOffEvents,
             Report: report,
             NextStepFromExit: Stats.Of(fromExit),
             NextStepFromHandOff: Stats.Of(fromHandOff),

@@ -35,7 +35,7 @@ public sealed record ScaleInOptions
     public TimeSpan MoveTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>MeshHook:Recovery:StalledAfter of the silos (the sweep that restarts runs nobody moves).</summary>
-    public TimeSpan StalledAfter { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan StalledAfter { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>MeshHook:Recovery:SweepInterval of the silos.</summary>
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(1);
@@ -54,7 +54,7 @@ public sealed record ScaleInOptions
 
     public static string Usage =>
         "usage: MeshHook.Bench scalein [--runs 1000] [--silos 3] [--rounds 2] [--steps 60] [--delay 100-300ms] [--drain-timeout 5s] " +
-        "[--warmup 10s] [--settle 5s] [--move-timeout 60s] [--stalled-after 2s] [--sweep-interval 1s] [--reminder-period 0] " +
+        "[--warmup 10s] [--settle 5s] [--move-timeout 60s] [--stalled-after 5s] [--sweep-interval 1s] [--reminder-period 0] " +
         "[--probe-timeout 2s] [--missed-probes 2] [--votes 0]   (0 = the default of the silo / Orleans)";
 
     public static ScaleInOptions Parse(IReadOnlyList<string> args)
