@@ -15,6 +15,9 @@ public static class MeshHookSiloBuilderExtensions
     /// <summary>The ADO.NET invariant of Npgsql; Orleans maps it to NpgsqlFactory itself.</summary>
     public const string Invariant = "Npgsql";
 
+    /// <summary>Configuration section bound to Orleans' <see cref="ClusterMembershipOptions"/> (failure detection).</summary>
+    public const string MembershipSection = "Orleans:Membership";
+
     /// <summary>
     /// Everything a MeshHook silo needs besides its endpoints: used by the silo program and by the
     /// in-process test clusters, so both run the same wiring.
@@ -49,6 +52,11 @@ public static class MeshHookSiloBuilderExtensions
         });
 
         var services = silo.Services;
+
+        // Failure detection, tunable without code: Orleans:Membership binds onto Orleans' ClusterMembershipOptions
+        // (ProbeTimeout, NumMissedProbesLimit, NumVotesForDeathDeclaration, ...). Absent keys keep Orleans' defaults.
+        // Faster detection brings a crashed silo's runs back sooner but risks declaring a slow silo dead (see docs/benchmarks.md, "Scale-in").
+        services.AddOptions<ClusterMembershipOptions>().Bind(configuration.GetSection(MembershipSection));
         services.AddOptions<RunOptions>().Bind(configuration.GetSection(RunOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<RecoveryOptions>().Bind(configuration.GetSection(RecoveryOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<ReminderOptions>().Configure<IOptions<RunOptions>>((reminders, runs) =>

@@ -1,23 +1,34 @@
 using System.Runtime.InteropServices;
+using MeshHook.Bench.ScaleIn;
 using MeshHook.Bench.Throughput;
 
 namespace MeshHook.Bench;
 
-/// <summary>Entry point of the benchmarks: <c>throughput [options]</c>. Ctrl-C or SIGTERM stops the run and everything it started.</summary>
+/// <summary>Entry point of the benchmarks: <c>throughput [options]</c> or <c>scalein [options]</c>. Ctrl-C or SIGTERM stops the run and everything it started.</summary>
 public static class BenchProgram
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        if (args.Length == 0 || args[0] != "throughput")
+        var command = args.Length == 0 ? "" : args[0];
+        if (command is not ("throughput" or "scalein"))
         {
             await Console.Error.WriteLineAsync("usage: MeshHook.Bench throughput [--duration 8s] [--warmup 2s] [--concurrency 1,16,64] [--rounds 2] [--silos 1]");
+            await Console.Error.WriteLineAsync("       " + ScaleInOptions.Usage["usage: ".Length..]);
             return 2;
         }
 
-        ThroughputOptions options;
+        ThroughputOptions? throughput = null;
+        ScaleInOptions? scaleIn = null;
         try
         {
-            options = ThroughputOptions.Parse(args[1..]);
+            if (command == "throughput")
+            {
+                throughput = ThroughputOptions.Parse(args[1..]);
+            }
+            else
+            {
+                scaleIn = ScaleInOptions.Parse(args[1..]);
+            }
         }
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {
@@ -40,7 +51,15 @@ public static class BenchProgram
 
         try
         {
-            await new ThroughputBenchmark(options, Console.Out).RunAsync(stop.Token);
+            if (throughput is not null)
+            {
+                await new ThroughputBenchmark(throughput, Console.Out).RunAsync(stop.Token);
+            }
+            else
+            {
+                await new ScaleInBenchmark(scaleIn!, Console.Out).RunAsync(stop.Token);
+            }
+
             return 0;
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
