@@ -294,8 +294,7 @@ public sealed partial class WorkflowRunGrain(
 
                 if (!drain.TryEnterStep())
                 {
-                    // The silo drains: start nothing new. What the last step did is saved; the hand-off moves the run on.
-                    await CheckpointAsync();
+                    // The silo drains: start nothing new. The hand-off saves what the last step did, in one write, and moves the run on.
                     return;
                 }
 
@@ -315,13 +314,19 @@ public sealed partial class WorkflowRunGrain(
                 {
                     // One write commits the previous step's success together with this step's start.
                     await CheckpointAsync();
+                    if (drain.IsDraining)
+                    {
+                        // The drain began while the start was being saved: nothing has happened outside yet,
+                        // so the step starts where the run resumes instead of holding up this silo.
+                        throw new StepSuspendedException();
+                    }
+
                     outcome = await ExecuteStepAsync(node, step, lifetime);
                 }
                 catch (StepSuspendedException)
                 {
-                    // A durable wait moves with the run: its due time is checkpointed, nothing was cut off.
+                    // Nothing was cut off (a durable wait keeps its due time); the hand-off saves and moves the run.
                     drain.ExitStep(StepExit.Suspended);
-                    await CheckpointAsync();
                     return;
                 }
                 catch (StepInterruptedException)
@@ -331,7 +336,8 @@ public sealed partial class WorkflowRunGrain(
                     AddEvent(RunEventTypes.RunInterrupted, new JObject { ["nodeId"] = node.Id, ["reason"] = why, ["silo"] = silo.Name });
                     run.SuspendedAt = time.GetUtcNow();
                     LogInterrupted(RunId, node.Id, why);
-                    await CheckpointAsync();
+
+                    // Saved by the hand-off together with run_handed_off: one write per run while the silo is short of time.
                     return;
                 }
                 catch

@@ -81,8 +81,10 @@ public static class MeshHookSiloBuilderExtensions
         services.AddSingleton<IValidateOptions<ShutdownOptions>, ShutdownOptionsValidator>();
         services.AddOptions<HostOptions>().Configure<IOptions<ShutdownOptions>, IEnumerable<IShutdownHook>>(
             (host, shutdown, hooks) => host.ShutdownTimeout = shutdown.Value.HostShutdownTimeout(hooks));
-        services.AddOptions<GrainCollectionOptions>().Configure<IOptions<ShutdownOptions>>(
-            (collection, shutdown) => collection.DeactivationTimeout = shutdown.Value.DrainTimeout + shutdown.Value.HandOffTimeout);
+        // A run's deactivation waits for its step (at most until the drain limit) and then saves and migrates:
+        // give it what the host gives the whole stop.
+        services.AddOptions<GrainCollectionOptions>().Configure<IOptions<ShutdownOptions>, IEnumerable<IShutdownHook>>(
+            (collection, shutdown, hooks) => collection.DeactivationTimeout = shutdown.Value.HostShutdownTimeout(hooks));
         services.AddSingleton<ShutdownMetrics>();
         services.AddSingleton<ShutdownCoordinator>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ShutdownCoordinator>());

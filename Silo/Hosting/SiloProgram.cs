@@ -92,6 +92,7 @@ public static class SiloProgram
         });
 
         builder.Services.AddHostedService<ShutdownSignals>();
+        builder.Services.AddHostedService<SiloStopsBeforeWebServer>();
         builder.Services.AddHealthChecks()
             .AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"])
             .AddCheck<SiloActiveHealthCheck>("silo", tags: ["ready"]);

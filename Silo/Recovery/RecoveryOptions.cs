@@ -11,9 +11,14 @@ public sealed record RecoveryOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>A queued or running run whose row has not changed for this long is (re)started by the sweep.</summary>
-    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
-    public TimeSpan StalledAfter { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// The last backstop: a queued or running run whose row has not changed for this long is (re)started by the
+    /// sweep even though its silo is alive. Runs of dead silos and never-started runs are swept without waiting
+    /// for it. Keep it well above the longest quiet stretch of a healthy run (a slow step, a loaded cluster),
+    /// or the sweep adds load exactly when the cluster is behind.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan StalledAfter { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>A queued run never picked up by any silo is started by the sweep once it is this old (its creator normally starts it at once).</summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]

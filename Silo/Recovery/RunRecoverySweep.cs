@@ -17,6 +17,7 @@ public sealed partial class RunRecoverySweep(
     IGrainFactory grains,
     IClusterMembershipService membership,
     ILocalSiloDetails silo,
+    SiloDrain drain,
     IOptions<RecoveryOptions> options,
     ILogger<RunRecoverySweep> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
@@ -31,6 +32,12 @@ public sealed partial class RunRecoverySweep(
     /// <summary>One sweep: starts every stalled run found (bounded batch and concurrency); returns how many were started.</summary>
     public async Task<int> SweepOnceAsync(CancellationToken cancellationToken)
     {
+        if (drain.IsDraining)
+        {
+            // A stopping silo starts nothing; the survivors sweep.
+            return 0;
+        }
+
         var settings = options.Value;
         var active = membership.CurrentSnapshot.Members.Values
             .Where(m => m.Status == SiloStatus.Active)

@@ -188,8 +188,8 @@ public sealed partial class ShutdownCoordinator : ILifecycleParticipant<ISiloLif
         _metrics.Record(report);
         try
         {
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            limit.CancelAfter(_options.Value.ReportTimeout);
+            // Its own limit, not the host's token: the row is how operators see a stop that overran, too.
+            using var limit = new CancellationTokenSource(_options.Value.ReportTimeout);
             await using var command = _dataSource.CreateCommand("""
                 INSERT INTO meshhook_shutdowns (silo_name, silo_address, started_at, finished_at, duration_ms, drain_ms, hand_off_ms,
                     hooks_ms, steps_completed, steps_interrupted, runs_handed_off, hooks_failed, forced)

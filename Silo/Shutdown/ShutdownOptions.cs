@@ -26,7 +26,19 @@ public sealed record ShutdownOptions
     [Range(typeof(TimeSpan), "00:00:01", "02:00:00")]
     public TimeSpan GracePeriod { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>The host's shutdown timeout the silo sets: drain + hand-off + every hook's limit + report.</summary>
-    public TimeSpan HostShutdownTimeout(IEnumerable<IShutdownHook> hooks) =>
+    /// <summary>What the phases need at most: drain + hand-off + every hook's limit + report. Must be below <see cref="GracePeriod"/>.</summary>
+    public TimeSpan Budget(IEnumerable<IShutdownHook> hooks) =>
         DrainTimeout + HandOffTimeout + hooks.Aggregate(TimeSpan.Zero, (sum, h) => sum + h.Timeout) + ReportTimeout;
+
+    /// <summary>
+    /// The host's shutdown timeout the silo sets: all of the grace period but a last second (for the process to
+    /// exit before SIGKILL), and never less than <see cref="Budget"/>. The slack goes to the phases that
+    /// overrun on a loaded machine, so saving and handing off runs is not cut off while the grace period lasts.
+    /// </summary>
+    public TimeSpan HostShutdownTimeout(IEnumerable<IShutdownHook> hooks)
+    {
+        var budget = Budget(hooks);
+        var available = GracePeriod - TimeSpan.FromSeconds(1);
+        return available > budget ? available : budget;
+    }
 }

@@ -14,7 +14,7 @@ public sealed class ShutdownOptionsValidator(IEnumerable<IShutdownHook> hooks) :
             failures.Add($"shutdown hook '{hook.Name}' has a timeout of {hook.Timeout.TotalSeconds:0.###} s; it must be positive");
         }
 
-        var total = options.HostShutdownTimeout(hookList);
+        var total = options.Budget(hookList);
         if (total >= options.GracePeriod)
         {
             var hookSum = hookList.Aggregate(TimeSpan.Zero, (sum, h) => sum + h.Timeout);
