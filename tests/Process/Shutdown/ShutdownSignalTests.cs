@@ -17,11 +17,12 @@ public sealed class ShutdownSignalTests
     private const int Runs = 12;
 
     /// <summary>
-    /// What a graceful stop may take beyond DrainTimeout: saving and handing the runs off, the report row, Orleans
-    /// leaving the membership table and the process exiting. The product budgets HandOffTimeout (3 s) + ReportTimeout
-    /// (1 s) for the first two; everything together must still come in under this on a loaded two-core machine.
+    /// What a graceful stop may take beyond DrainTimeout: the product's own budget for the phases after the drain,
+    /// HandOffTimeout (3 s) + ReportTimeout (1 s) by default (no hooks are registered). The silo sets the host's
+    /// ShutdownTimeout to DrainTimeout plus exactly these, so a process still alive past DrainTimeout + this margin has
+    /// overrun its own nesting. Measured on a heavily loaded two-core machine, the phases after the drain took 1-7 s.
     /// </summary>
-    private static readonly TimeSpan ExitMargin = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan ExitMargin = TimeSpan.FromSeconds(3 + 1);
 
     private static ITestOutputHelper? Log => TestContext.Current.TestOutputHelper;
 
@@ -95,7 +96,11 @@ public sealed class ShutdownSignalTests
         answers.Should().NotBeEmpty();
         answers[0].Status.Should().Be(HttpStatusCode.ServiceUnavailable, $"the very first readiness answer after SIGTERM is 503; answers: {summary}");
         answers.Should().NotContain(a => a.Status == HttpStatusCode.OK, $"readiness never flips back; answers: {summary}");
-        answers.Count(a => a.Status == HttpStatusCode.ServiceUnavailable).Should().BeGreaterThan(1, $"the silo stays up, answering 503, while its steps drain; answers: {summary}");
+        // The signal found the earliest of the victim's steps at most half-way through, so steps are still draining for
+        // about slowMs / 2 after it: every probe in the first second falls inside the drain and must be answered with 503
+        // (a refused connection would also make a probe fail, but it hides the silo's state and its /metrics).
+        answers.Where(a => a.At < TimeSpan.FromSeconds(1)).Should().AllSatisfy(
+            a => a.Status.Should().Be(HttpStatusCode.ServiceUnavailable, $"the silo answers 503 while it drains; answers: {summary}"));
         await RunChecks.AllSucceedAsync(cluster, runIds, TimeSpan.FromSeconds(30), "every run finishes after the drain");
         foreach (var runId in runIds)
         {
@@ -211,7 +216,7 @@ public sealed class ShutdownSignalTests
         Log?.WriteLine($"first SIGTERM -> second: {secondSignalAt.TotalMilliseconds:0} ms; first SIGTERM -> exit: {signalToExit.TotalMilliseconds:0} ms (DrainTimeout {drainTimeout.TotalSeconds} s, step 30 s)");
 
         exitCode.Should().Be(0, victim.Process.Output);
-        signalToExit.Should().BeLessThan(TimeSpan.FromSeconds(8), "a second signal cuts the 20 s drain short");
+        signalToExit.Should().BeLessThan(drainTimeout / 2, "a second signal cuts the 20 s drain short");
         var report = (await cluster.Database.ShutdownsAsync(victim.AddressPrefix)).Should().ContainSingle().Subject;
         Log?.WriteLine($"report: {report}");
         report.Forced.Should().BeTrue();
