@@ -51,10 +51,11 @@ public static class SiloProgram
         }
 
         builder.AddMeshHookSilo(connectionString);
-        var app = builder.Build();
-        app.MapMeshHookOps();
         try
         {
+            // Building the host already reads the validated ShutdownOptions (HostOptions.ShutdownTimeout is computed from them).
+            var app = builder.Build();
+            app.MapMeshHookOps();
             await app.RunAsync();
         }
         catch (OptionsValidationException e)

@@ -5,6 +5,7 @@ using MeshHook.Tests.Process.Infrastructure;
 
 namespace MeshHook.Tests.Process;
 
+[Collection(SiloProcessesCollection.Name)]
 public sealed class SiloStartupTests
 {
     private static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(60);

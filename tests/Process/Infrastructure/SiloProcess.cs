@@ -79,6 +79,12 @@ public sealed class SiloProcess : IAsyncDisposable
         return new SiloProcess(System.Diagnostics.Process.Start(start)!);
     }
 
+    /// <summary>Sends SIGTERM, as a container runtime does on a stop.</summary>
+    public void Terminate() => Posix.Send(_process.Id, Posix.SigTerm);
+
+    /// <summary>Sends SIGKILL: no handler runs, nothing is saved on the way out.</summary>
+    public void KillHard() => Posix.Send(_process.Id, Posix.SigKill);
+
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cancellation = new CancellationTokenSource(timeout);
