@@ -117,28 +117,6 @@ public static class SiloProgram
     public static bool TryGetConnectionString(IConfiguration configuration, out string connectionString, out string problem)
     {
         connectionString = configuration.GetConnectionString("MeshHook") ?? "";
-        if (string.IsNullOrWhiteSpace(connectionString))
-        {
-            problem = "ConnectionStrings:MeshHook is not set. Set it, e.g. ConnectionStrings__MeshHook=\"Host=127.0.0.1;Username=postgres;Database=meshhook\".";
-            return false;
-        }
-
-        try
-        {
-            var parsed = new NpgsqlConnectionStringBuilder(connectionString);
-            if (string.IsNullOrWhiteSpace(parsed.Host))
-            {
-                problem = "ConnectionStrings:MeshHook has no Host.";
-                return false;
-            }
-        }
-        catch (ArgumentException e)
-        {
-            problem = $"ConnectionStrings:MeshHook is not a valid Npgsql connection string: {e.Message}";
-            return false;
-        }
-
-        problem = "";
-        return true;
+        return MeshHook.Grains.Runs.ConnectionStringCheck.TryValidate(connectionString, out problem);
     }
 }
