@@ -34,8 +34,11 @@ public sealed record ScaleInOptions
     /// <summary>How long to wait for every run to move again after a signal before calling the rest stuck.</summary>
     public TimeSpan MoveTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>MeshHook:Recovery:StalledAfter of the silos (the sweep that restarts runs nobody moves).</summary>
-    public TimeSpan StalledAfter { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// MeshHook:Recovery:StalledAfter of the silos: the age-based backstop, the product's default. A dead silo's runs
+    /// are swept at once by owner; a short value here only makes the sweep restart healthy runs of a loaded cluster.
+    /// </summary>
+    public TimeSpan StalledAfter { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>MeshHook:Recovery:SweepInterval of the silos.</summary>
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(1);
