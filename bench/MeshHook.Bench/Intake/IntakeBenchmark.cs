@@ -129,6 +129,7 @@ public sealed class IntakeBenchmark(IntakeOptions options, TextWriter output)
                 var drain = IntakeLoad.Summarize("drain", drainSamples, options.Duration, deferredAfter - deferredMid);
                 Print(round, drain);
                 output.WriteLine($"round {round}: {stopped}");
+                output.WriteLine($"round {round} drain timeline, slowest 202 (ms) per 2 s of schedule, SIGTERM at {options.DrainAt.TotalSeconds:0.#} s: {Timeline(drainSamples)}");
 
                 // Back to full strength before the next round (or the end): a new process in the slot.
                 var restart = Stopwatch.StartNew();
@@ -153,6 +154,11 @@ public sealed class IntakeBenchmark(IntakeOptions options, TextWriter output)
     private void Print(int round, PhaseSummary s) =>
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"round {round} {s.Name,-6}: sent {s.Sent}, 202 {s.Accepted} ({s.AcceptedPerSecond:F1}/s){Others(s)}; 202 latency p50 {s.P50:F1} p90 {s.P90:F1} p99 {s.P99:F1} max {s.Max:F1} ms; starts deferred {s.StartsDeferred}; client send lag max {s.MaxSendLagMs:F0} ms"));
+
+    /// <summary>The slowest answer of each 2 s of the schedule, to see when in the phase the time went.</summary>
+    private static string Timeline(IntakeSample[] samples) =>
+        string.Join(' ', samples.GroupBy(s => (int)(s.Scheduled.TotalSeconds / 2)).OrderBy(g => g.Key)
+            .Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Key * 2}s:{g.Max(s => s.Latency.TotalMilliseconds):F0}")));
 
     private static string Others(PhaseSummary s) =>
         s.Others.Count == 0 ? "" : ", other " + string.Join(", ", s.Others.OrderBy(o => o.Key).Select(o => $"{(o.Key == 0 ? "no answer" : o.Key.ToString(CultureInfo.InvariantCulture))}×{o.Value}"));
