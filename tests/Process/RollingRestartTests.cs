@@ -50,10 +50,12 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
                 await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
                 for (var i = 0; i < Silos; i++)
                 {
+                    // The SIGTERM must land while the silo runs part of the stream, or its drain proves nothing.
+                    var hosting = await cluster.WaitHostingRunsAsync(i, runs: 3, TimeSpan.FromSeconds(30));
                     var at = clock.Elapsed;
                     var restart = await cluster.RestartSiloAsync(i, ExitTimeout, ReadyTimeout);
                     restarts.Add(restart);
-                    output.WriteLine($"{at.TotalSeconds,6:F1}s SIGTERM {restart.Stopped}: exit {restart.ExitCode} after {restart.SignalToExit.TotalSeconds:F1} s; {restart.Started} ready {restart.StartToReady.TotalSeconds:F1} s later ({load.Sent} webhooks sent so far)");
+                    output.WriteLine($"{at.TotalSeconds,6:F1}s SIGTERM {restart.Stopped} (running {hosting} run(s) by workflow_runs.silo): exit {restart.ExitCode} after {restart.SignalToExit.TotalSeconds:F1} s; {restart.Started} ready {restart.StartToReady.TotalSeconds:F1} s later ({load.Sent} webhooks sent so far)");
                     await Task.Delay(TimeSpan.FromSeconds(2), TestContext.Current.CancellationToken);
                 }
 
@@ -110,6 +112,7 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
             var shutdowns = await ShutdownsAsync(cluster.ConnectionString);
             shutdowns.Should().HaveCount(Silos, "one meshhook_shutdowns row per SIGTERM");
             shutdowns.Should().AllSatisfy(s => s.Forced.Should().BeFalse());
+            shutdowns.Should().AllSatisfy(s => (s.StepsCompleted + s.RunsHandedOff).Should().BePositive($"{s.Silo} had runs when it got SIGTERM: it finished steps or handed runs off"));
             foreach (var s in shutdowns)
             {
                 output.WriteLine($"shutdown {s.Silo}: {s.DurationMs} ms (drain {s.DrainMs} ms, hand-off {s.HandOffMs} ms), steps completed {s.StepsCompleted}, interrupted {s.StepsInterrupted}, runs handed off {s.RunsHandedOff}");

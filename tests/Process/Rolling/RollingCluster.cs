@@ -14,6 +14,7 @@ public sealed class RollingCluster : IAsyncDisposable
 {
     private readonly List<ProgramProcess> _started = [];
     private readonly ProgramProcess?[] _silos;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _siloPorts = new();
     private int _generation;
 
     private RollingCluster(string connectionString, int silos)
@@ -124,14 +125,46 @@ public sealed class RollingCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until the silo in slot <paramref name="index"/> holds at least <paramref name="runs"/> running runs (by the <c>silo</c> column of
+    /// workflow_runs, which names the silo that checkpointed a run last), so that its SIGTERM lands under load.
+    /// </summary>
+    public async Task<long> WaitHostingRunsAsync(int index, int runs, TimeSpan timeout)
+    {
+        var silo = Silo(index);
+        var address = $"S127.0.0.1:{_siloPorts[silo.Name]}:%";
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            await using var command = new NpgsqlCommand("SELECT count(*) FROM workflow_runs WHERE status = 'running' AND silo LIKE @address", connection);
+            command.Parameters.AddWithValue("address", address);
+            var running = (long)(await command.ExecuteScalarAsync())!;
+            if (running >= runs)
+            {
+                return running;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{silo.Name} ({address}) ran fewer than {runs} runs at once within {timeout.TotalSeconds} s of load: placement hardly used it");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
     private ProgramProcess StartSilo()
     {
         var generation = Interlocked.Increment(ref _generation);
+        var siloPort = ProgramProcess.FreePort();
+        _siloPorts[$"silo-{generation}"] = siloPort;
         return Track(ProgramProcess.Start($"silo-{generation}", ProgramProcess.BuildOutput("Silo", "MeshHook.Silo.dll"), new Dictionary<string, string>
         {
             ["ConnectionStrings__MeshHook"] = ConnectionString,
             ["Orleans__ClusterId"] = ClusterId,
-            ["Orleans__SiloPort"] = ProgramProcess.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["Orleans__SiloPort"] = siloPort.ToString(CultureInfo.InvariantCulture),
             ["Orleans__GatewayPort"] = ProgramProcess.FreePort().ToString(CultureInfo.InvariantCulture),
             ["Logging__LogLevel__Default"] = "Warning",
             ["Logging__LogLevel__MeshHook.Silo.Shutdown"] = "Information",
