@@ -123,6 +123,12 @@ public sealed partial class WorkflowRunGrain(
         var run = state.State;
         if (run.Status.IsFinished() || record.Status.IsFinished())
         {
+            if (run.Status.IsFinished() && !IsFlushed && _loop is not { IsCompleted: false })
+            {
+                // A finished run whose last history write failed (the sweep or the reminder lands here): write it now.
+                await FlushAsync();
+            }
+
             return;
         }
 
@@ -175,7 +181,17 @@ public sealed partial class WorkflowRunGrain(
     {
         if (_record is null || state.State.Status.IsFinished())
         {
-            await UnregisterReminderAsync();
+            if (_record is not null && !IsFlushed && _loop is not { IsCompleted: false })
+            {
+                // The final history write failed when the run finished: this tick writes it.
+                await FlushAsync();
+            }
+
+            if (_record is null || IsFlushed)
+            {
+                await UnregisterReminderAsync();
+            }
+
             return;
         }
 
@@ -511,11 +527,28 @@ public sealed partial class WorkflowRunGrain(
         }
 
         await CheckpointAsync();
+        // The final history and row have no next checkpoint to carry them: retry them here for a while.
+        for (var attempt = 1; !IsFlushed && attempt <= FinalFlushAttempts; attempt++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(250 * (1 << attempt)));
+            await FlushAsync();
+        }
+
         this.DelayDeactivation(TimeSpan.Zero);
         metrics.RunFinished(status);
         LogFinished(RunId, status.ToText());
-        await UnregisterReminderAsync();
+        if (IsFlushed)
+        {
+            // Still unwritten (Postgres out of reach): the reminder stays, and its next tick writes them.
+            await UnregisterReminderAsync();
+        }
     }
+
+    /// <summary>Retries of the final flush after the first failed (about 15 s in all).</summary>
+    private const int FinalFlushAttempts = 5;
+
+    /// <summary>Every checkpointed event and the run row are in Postgres.</summary>
+    private bool IsFlushed => state.State.Pending.Count == 0 && !state.State.RunRowStale;
 
     /// <summary>Writes the state (the commit point), then the history and the run row from it.</summary>
     private async Task CheckpointAsync()

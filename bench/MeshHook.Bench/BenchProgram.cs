@@ -10,10 +10,16 @@ public static class BenchProgram
     public static async Task<int> RunAsync(string[] args)
     {
         var command = args.Length == 0 ? "" : args[0];
+        if (command == "intake")
+        {
+            return await Intake.IntakeCommand.RunAsync(args[1..]);
+        }
+
         if (command is not ("throughput" or "scalein"))
         {
             await Console.Error.WriteLineAsync("usage: MeshHook.Bench throughput [--duration 8s] [--warmup 2s] [--concurrency 1,16,64] [--rounds 2] [--silos 1]");
             await Console.Error.WriteLineAsync("       " + ScaleInOptions.Usage["usage: ".Length..]);
+            await Console.Error.WriteLineAsync("       " + Intake.IntakeOptions.Usage["usage: ".Length..]);
             return 2;
         }
 
