@@ -44,6 +44,9 @@ public sealed partial class WorkflowRunGrain(
     private bool _cancelRequested;
     private IGrainReminder? _reminder;
 
+    // A step whose start was saved but which never began here (the drain came first, or it was a durable wait).
+    private string? _suspendedNodeId;
+
     // What callers see of the run: only what is checkpointed, so a view never runs ahead of Postgres.
     private (RunStatus Status, string? OutputJson, string? Error) _visible;
 
@@ -223,11 +226,18 @@ public sealed partial class WorkflowRunGrain(
             .Any(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(silo.SiloAddress));
         var run = state.State;
         run.SuspendedAt ??= time.GetUtcNow();
-        AddEvent(RunEventTypes.RunHandedOff, new JObject
+        var handOff = new JObject
         {
             ["silo"] = silo.Name,
             ["to"] = survivor ? "survivor" : "storage",
-        });
+        };
+        if (_suspendedNodeId is not null)
+        {
+            // Explains the second step_started of this node in the history: it did not run here.
+            handOff["suspendedStep"] = _suspendedNodeId;
+        }
+
+        AddEvent(RunEventTypes.RunHandedOff, handOff);
         try
         {
             await CheckpointAsync();
@@ -341,6 +351,7 @@ public sealed partial class WorkflowRunGrain(
                 }
                 catch (StepSuspendedException)
                 {
+                    _suspendedNodeId = node.Id;
                     // Nothing was cut off (a durable wait keeps its due time); the hand-off saves and moves the run.
                     drain.ExitStep(StepExit.Suspended);
                     return;
