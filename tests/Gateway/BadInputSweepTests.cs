@@ -79,6 +79,10 @@ public sealed class BadInputSweepTests(GatewayCluster fixture) : IAsyncLifetime
         var huge = "{\"a\": \"" + new string('x', 1024 * 1024) + "\"}";
 
         using var http = OwnConnection();
+
+        // Expect: 100-continue lets the server refuse on the declared length before the client uploads the body;
+        // otherwise the client may still be writing when the server answers and closes (broken pipe, not a 413).
+        http.DefaultRequestHeaders.ExpectContinue = true;
         await AssertRefusedAsync(() => http.PostAsync($"/api/hooks/{SweepSlug}", Api.Json(huge)), 413, "content-length over the limit");
     }
 
