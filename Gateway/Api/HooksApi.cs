@@ -140,7 +140,10 @@ public static class HooksApi
         }
 
         GatewayLog.RunStored(logger, runId, slug, created);
-        await TryStartAsync(runId, grains, settings.StartTimeout, metrics, logger, cancellationToken);
+
+        // The answer does not wait for a silo: the run is durable, and a silo that is leaving must not slow intake.
+        // The start goes on in the background (bounded by StartTimeout); if it fails, the silos' sweep starts the run.
+        _ = TryStartAsync(runId, grains, settings.StartTimeout, metrics, logger, CancellationToken.None);
         metrics.Intake(created ? "accepted" : "replayed");
         if (!created)
         {
@@ -150,7 +153,7 @@ public static class HooksApi
         return TypedResults.Accepted($"/api/runs/{runId}", new RunAccepted(runId));
     }
 
-    /// <summary>Asks a silo to start the run, for at most <paramref name="timeout"/>; never fails the request.</summary>
+    /// <summary>Asks a silo to start the run, for at most <paramref name="timeout"/>; never throws.</summary>
     private static async Task TryStartAsync(Guid runId, GrainCalls grains, TimeSpan timeout, GatewayMetrics metrics, ILogger logger, CancellationToken requestAborted)
     {
         if (timeout <= TimeSpan.Zero)
