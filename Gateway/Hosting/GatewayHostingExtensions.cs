@@ -2,6 +2,7 @@ using MeshHook.Gateway.Api;
 using MeshHook.Gateway.Cluster;
 using MeshHook.Gateway.Ops;
 using MeshHook.Grains.Runs;
+using MeshHook.Ops;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;

@@ -1,6 +1,5 @@
 using MeshHook.Gateway.Cluster;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Npgsql;
 
 namespace MeshHook.Gateway.Ops;
 
@@ -11,26 +10,6 @@ public sealed class StoppingHealthCheck(IHostApplicationLifetime lifetime) : IHe
         Task.FromResult(lifetime.ApplicationStopping.IsCancellationRequested
             ? HealthCheckResult.Unhealthy("the gateway is shutting down")
             : HealthCheckResult.Healthy());
-}
-
-/// <summary>Ready when Postgres answers within two seconds.</summary>
-public sealed class PostgresHealthCheck(NpgsqlDataSource dataSource) : IHealthCheck
-{
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(2));
-        try
-        {
-            await using var command = dataSource.CreateCommand("SELECT 1");
-            await command.ExecuteScalarAsync(timeout.Token);
-            return HealthCheckResult.Healthy();
-        }
-        catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
-        {
-            return HealthCheckResult.Unhealthy("Postgres is not reachable");
-        }
-    }
 }
 
 /// <summary>

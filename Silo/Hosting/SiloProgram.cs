@@ -1,9 +1,10 @@
 using System.Net;
 using MeshHook.Grains.Runs;
+using MeshHook.Ops;
 using MeshHook.Silo.Ops;
 using MeshHook.Silo.Shutdown;
-using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using OpenTelemetry.Metrics;
 

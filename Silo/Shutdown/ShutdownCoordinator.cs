@@ -128,7 +128,7 @@ public sealed partial class ShutdownCoordinator : ILifecycleParticipant<ISiloLif
         Begin("silo stopping");
         _hooksStartedAfter = _time.GetElapsedTime(_startTimestamp);
         var handOff = _hooksStartedAfter - (_drainDuration ?? _hooksStartedAfter);
-        LogHandedOff(handOff.TotalMilliseconds, _drain.RunsHandedOff);
+        LogHandedOff(handOff.TotalMilliseconds, _drain.RunsHandedOff, _hooks.Count);
         var started = _time.GetTimestamp();
         foreach (var hook in _hooks)
         {
@@ -228,9 +228,7 @@ public sealed partial class ShutdownCoordinator : ILifecycleParticipant<ISiloLif
     private partial void LogDrained(double drainMs, int completed, int interrupted);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Shutdown: hand-off finished in {HandOffMs} ms ({RunsHandedOff} run(s) handed off); running {HookCount} hook(s)")]
-    private partial void LogHandedOffCore(double handOffMs, int runsHandedOff, int hookCount);
-
-    private void LogHandedOff(double handOffMs, int runsHandedOff) => LogHandedOffCore(handOffMs, runsHandedOff, _hooks.Count);
+    private partial void LogHandedOff(double handOffMs, int runsHandedOff, int hookCount);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Shutdown: hook {Hook} done in {Ms} ms")]
     private partial void LogHookDone(string hook, double ms);
