@@ -79,10 +79,6 @@ public sealed class BadInputSweepTests(GatewayCluster fixture) : IAsyncLifetime
         var huge = "{\"a\": \"" + new string('x', 1024 * 1024) + "\"}";
 
         using var http = OwnConnection();
-
-        // Expect: 100-continue lets the server refuse on the declared length before the client uploads the body;
-        // otherwise the client may still be writing when the server answers and closes (broken pipe, not a 413).
-        http.DefaultRequestHeaders.ExpectContinue = true;
         await AssertRefusedAsync(() => http.PostAsync($"/api/hooks/{SweepSlug}", Api.Json(huge)), 413, "content-length over the limit");
     }
 
@@ -150,8 +146,19 @@ public sealed class BadInputSweepTests(GatewayCluster fixture) : IAsyncLifetime
         await AssertRefusedAsync(() => http.PutAsync($"/api/workflows/{Api.NewSlug()}", Api.Json(huge)), 413, "huge definition");
     }
 
-    /// <summary>A client of its own: the server closes a connection whose oversized body it did not read.</summary>
-    private HttpClient OwnConnection() => new() { BaseAddress = fixture.Gateway.BaseAddress };
+    /// <summary>
+    /// A client of its own (the server closes a connection whose oversized body it did not read) that sends
+    /// <c>Expect: 100-continue</c> and waits for the server's answer before uploading. The server refuses on the declared
+    /// length without asking for the body, so the client never writes it; without this, a slow server answers while the
+    /// client is still writing, and the test sees a broken pipe instead of the 413. The wait is long because a loaded
+    /// machine may take more than the default second to answer.
+    /// </summary>
+    private HttpClient OwnConnection() =>
+        new(new SocketsHttpHandler { Expect100ContinueTimeout = TimeSpan.FromSeconds(30) })
+        {
+            BaseAddress = fixture.Gateway.BaseAddress,
+            DefaultRequestHeaders = { ExpectContinue = true },
+        };
 
     private async Task AssertRefusedAsync(Func<Task<HttpResponseMessage>> send, int status, string because)
     {

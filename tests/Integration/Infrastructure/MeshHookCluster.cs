@@ -3,6 +3,7 @@ using MeshHook.Grains.Runs;
 using MeshHook.Silo.Hosting;
 using Microsoft.Extensions.Configuration;
 using Npgsql;
+using Orleans.Runtime;
 using Orleans.TestingHost;
 
 namespace MeshHook.Tests.Integration.Infrastructure;
@@ -117,8 +118,21 @@ public class MeshHookCluster : IAsyncLifetime
     public async Task<Guid> TriggerAsync(string slug, string bodyJson = "{}")
     {
         var (runId, _) = await Store.CreateRunAsync(slug, $$"""{"headers":{},"body":{{bodyJson}}}""", null, CancellationToken.None);
-        await Grains.GetGrain<IWorkflowRunGrain>(runId).StartAsync();
-        return runId;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await Grains.GetGrain<IWorkflowRunGrain>(runId).StartAsync();
+                return runId;
+            }
+            catch (Exception e) when (attempt < 5 && e is SiloUnavailableException or ConnectionFailedException or OrleansMessageRejectionException or TimeoutException)
+            {
+                // Intake retries a transient cluster failure too (the gateway's GrainCalls); what these tests check
+                // happens after the start, so a dropped connection while the start is sent must not fail them.
+                Console.Error.WriteLine($"start of run {runId}: {e.GetType().Name} ({e.Message}); retry {attempt}");
+                await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
+            }
+        }
     }
 
     /// <summary>Polls until the run is finished; fails with the last view when the deadline passes.</summary>
