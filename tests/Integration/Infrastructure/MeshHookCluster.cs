@@ -4,6 +4,7 @@ using MeshHook.Silo.Hosting;
 using Microsoft.Extensions.Configuration;
 using Npgsql;
 using Orleans.Runtime;
+using Orleans.Runtime.Messaging;
 using Orleans.TestingHost;
 
 namespace MeshHook.Tests.Integration.Infrastructure;
