@@ -18,6 +18,9 @@ public static class MeshHookSiloBuilderExtensions
     /// <summary>Configuration section bound to Orleans' <see cref="ClusterMembershipOptions"/> (failure detection).</summary>
     public const string MembershipSection = "Orleans:Membership";
 
+    /// <summary>Configuration section bound onto Orleans' <see cref="GrainDirectoryOptions"/>.</summary>
+    public const string GrainDirectorySection = "Orleans:GrainDirectory";
+
     /// <summary>
     /// Everything a MeshHook silo needs besides its endpoints: used by the silo program and by the
     /// in-process test clusters, so both run the same wiring.
@@ -53,10 +56,7 @@ public static class MeshHookSiloBuilderExtensions
 
         var services = silo.Services;
 
-        // Failure detection, tunable without code: Orleans:Membership binds onto Orleans' ClusterMembershipOptions
-        // (ProbeTimeout, NumMissedProbesLimit, NumVotesForDeathDeclaration, ...). Absent keys keep Orleans' defaults.
-        // Faster detection brings a crashed silo's runs back sooner but risks declaring a slow silo dead (see docs/benchmarks.md, "Scale-in").
-        services.AddOptions<ClusterMembershipOptions>().Bind(configuration.GetSection(MembershipSection));
+        services.AddFailureDetection(configuration);
         services.AddOptions<RunOptions>().Bind(configuration.GetSection(RunOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<RecoveryOptions>().Bind(configuration.GetSection(RecoveryOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<ReminderOptions>().Configure<IOptions<RunOptions>>((reminders, runs) =>
@@ -114,4 +114,41 @@ public static class MeshHookSiloBuilderExtensions
 
         return builder.ConnectionString;
     }
+
+    /// <summary>
+    /// Failure detection, tunable without code: <c>Orleans:Membership</c> binds onto Orleans' ClusterMembershipOptions
+    /// (ProbeTimeout, NumMissedProbesLimit, NumVotesForDeathDeclaration, ...) and <c>Orleans:GrainDirectory</c> onto its
+    /// GrainDirectoryOptions. Absent keys keep Orleans' defaults, except the directory's RangeLeaseDuration (see below).
+    /// </summary>
+    public static IServiceCollection AddFailureDetection(this IServiceCollection services, IConfiguration configuration)
+    {
+        // Faster detection brings a crashed silo's runs back sooner but risks declaring a slow silo dead
+        // (see docs/benchmarks.md, "Scale-in").
+        services.AddOptions<ClusterMembershipOptions>().Bind(configuration.GetSection(MembershipSection));
+
+        // After a crash the distributed directory holds the dead silo's range under a lease of RangeLeaseDuration minus
+        // the failure-detection window (MaxProbeTimeout × NumMissedProbesLimit); no grain of that range can be activated
+        // elsewhere until it ends. With Orleans' default detection (a 60 s window) the 30 s default leaves no lease, but
+        // tuned detection (ProbeTimeout 2 s, 2 missed probes: a 16 s window) would hold every crashed run 14 s longer.
+        // Unless set explicitly, RangeLeaseDuration is capped at the window, so the lease stays zero as with Orleans'
+        // defaults. A run tolerates the brief double activation the lease guards against: its state writes carry an
+        // ETag, so a stale activation's checkpoint is refused and it deactivates (WorkflowRunGrain, "stale activation");
+        // a step it had in flight runs again with the same Idempotency-Key, as after any crash.
+        var directory = configuration.GetSection(GrainDirectorySection);
+        services.AddOptions<GrainDirectoryOptions>()
+            .Bind(directory)
+            .Configure<IOptions<ClusterMembershipOptions>>((options, membership) =>
+            {
+                var window = FailureDetectionWindow(membership.Value);
+                if (directory[nameof(GrainDirectoryOptions.RangeLeaseDuration)] is null && window < options.RangeLeaseDuration)
+                {
+                    options.RangeLeaseDuration = window;
+                }
+            });
+        return services;
+    }
+
+    /// <summary>How long Orleans takes at most to declare a silo dead: its MaxProbeTimeout × NumMissedProbesLimit.</summary>
+    public static TimeSpan FailureDetectionWindow(ClusterMembershipOptions membership) =>
+        membership.MaxProbeTimeout * membership.NumMissedProbesLimit;
 }
