@@ -1,5 +1,6 @@
 using System.Net;
 using AwesomeAssertions;
+using MeshHook.Testing.Processes;
 using MeshHook.Tests.Integration.Infrastructure;
 using MeshHook.Tests.Process.Infrastructure;
 
@@ -13,7 +14,7 @@ public sealed class SiloStartupTests
     [Fact]
     public async Task Silo_WithoutConnectionString_ExitsNonZeroWithOneClearLine()
     {
-        await using var silo = SiloProcess.Start([], new Dictionary<string, string?>());
+        await using var silo = StartSilo(new Dictionary<string, string?>());
 
         var exitCode = await silo.WaitForExitAsync(ExitTimeout);
 
@@ -25,7 +26,7 @@ public sealed class SiloStartupTests
     [Fact]
     public async Task Silo_WithMalformedConnectionString_ExitsNonZeroWithOneClearLine()
     {
-        await using var silo = SiloProcess.Start([], new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = "Host=x;Bogus Key=1" });
+        await using var silo = StartSilo(new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = "Host=x;Bogus Key=1" });
 
         var exitCode = await silo.WaitForExitAsync(ExitTimeout);
 
@@ -39,7 +40,7 @@ public sealed class SiloStartupTests
     public async Task Silo_WithUnreachablePostgres_ExitsNonZeroNamingTheServer()
     {
         // Nothing listens on port 1 of the loopback address.
-        await using var silo = SiloProcess.Start([], new Dictionary<string, string?>
+        await using var silo = StartSilo(new Dictionary<string, string?>
         {
             ["ConnectionStrings__MeshHook"] = "Host=127.0.0.1;Port=1;Username=postgres;Database=meshhook;Timeout=3",
         });
@@ -55,7 +56,7 @@ public sealed class SiloStartupTests
     public async Task Silo_Migrate_AppliesTheSchemaAndExitsZero()
     {
         var connectionString = await PostgresServer.CreateEmptyDatabaseAsync("proc_migrate");
-        await using var silo = SiloProcess.Start(["--migrate"], new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = connectionString });
+        await using var silo = StartSilo(new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = connectionString }, "--migrate");
 
         var exitCode = await silo.WaitForExitAsync(ExitTimeout);
 
@@ -70,15 +71,16 @@ public sealed class SiloStartupTests
     public async Task Silo_Started_IsLiveReadyAndServesMetrics()
     {
         var connectionString = await PostgresServer.CreateEmptyDatabaseAsync("proc_ready");
-        var port = FreePort();
-        await using var silo = SiloProcess.Start(["--urls", $"http://127.0.0.1:{port}"], new Dictionary<string, string?>
+        await using var silo = ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo)
         {
-            ["ConnectionStrings__MeshHook"] = connectionString,
-            ["Orleans__SiloPort"] = FreePort().ToString(),
-            ["Orleans__GatewayPort"] = FreePort().ToString(),
-            ["Orleans__ClusterId"] = $"proc-{Guid.NewGuid():N}",
+            Ports = ProgramPorts.Silo,
+            Environment = new Dictionary<string, string?>
+            {
+                ["ConnectionStrings__MeshHook"] = connectionString,
+                ["Orleans__ClusterId"] = $"proc-{Guid.NewGuid():N}",
+            },
         });
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(5) };
+        using var http = new HttpClient { BaseAddress = silo.HttpAddress, Timeout = TimeSpan.FromSeconds(5) };
 
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         HttpStatusCode? ready = null;
@@ -103,10 +105,7 @@ public sealed class SiloStartupTests
         metrics.Should().Contain("# TYPE", "Prometheus text format");
     }
 
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A silo expected to exit before it listens, so it gets no ports.</summary>
+    private static ProgramProcess StartSilo(IReadOnlyDictionary<string, string?> environment, params string[] arguments) =>
+        ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo) { Arguments = arguments, Environment = environment });
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+using MeshHook.Testing.Processes;
 using Npgsql;
 
 namespace MeshHook.Bench.Infrastructure;
@@ -47,7 +46,7 @@ public sealed class BenchPostgres : IAsyncDisposable
             return new BenchPostgres(configured, dataDir: null, root);
         }
 
-        var port = FreePort();
+        var port = FreePorts.Take();
         var dataDir = Path.Combine(Path.GetTempPath(), $"meshhook-bench-pg-{Environment.ProcessId}");
         // The instance exists from here on, so a failure or Ctrl-C below still stops whatever pg.sh managed to start.
         var postgres = new BenchPostgres("", dataDir, root);
@@ -118,13 +117,6 @@ public sealed class BenchPostgres : IAsyncDisposable
         await process.WaitForExitAsync(CancellationToken.None);
         cancellationToken.ThrowIfCancellationRequested();
         return (process.ExitCode, await stdout, await stderr);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static string FindRepositoryRoot()

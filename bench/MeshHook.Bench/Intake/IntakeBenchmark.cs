@@ -3,8 +3,8 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using MeshHook.Bench.Infrastructure;
-using MeshHook.Bench.ScaleIn;
 using MeshHook.Bench.Throughput;
+using MeshHook.Testing.Processes;
 using Npgsql;
 
 namespace MeshHook.Bench.Intake;
@@ -41,7 +41,7 @@ public sealed class IntakeBenchmark(IntakeOptions options, TextWriter output)
         // Two pools per process (Orleans' ADO.NET providers and the engine's data source), up to N+1 silos and the
         // gateway alive at once: 50 per pool stays under scripts/pg.sh's max_connections=400.
         var pooled = new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 50 }.ConnectionString;
-        var environment = new Dictionary<string, string>
+        var environment = new Dictionary<string, string?>
         {
             ["ConnectionStrings__MeshHook"] = pooled,
             ["Orleans__ClusterId"] = $"intake-{Environment.ProcessId}",
@@ -55,15 +55,20 @@ public sealed class IntakeBenchmark(IntakeOptions options, TextWriter output)
             ["Logging__Console__FormatterOptions__UseUtcTimestamp"] = "true",
         };
 
-        var processes = new List<SiloProcess>();
+        var processes = new List<ProgramProcess>();
         try
         {
             var setup = Stopwatch.StartNew();
-            var silos = new SiloProcess[options.Silos];
+            var silos = new ProgramProcess[options.Silos];
             var generation = 0;
-            SiloProcess StartSilo(int slot)
+            ProgramProcess StartSilo(int slot)
             {
-                var process = SiloProcess.Start($"silo{slot}.{++generation}", siloDll, Path.Combine(logs, $"silo{slot}.{generation}.log"), environment);
+                var process = ProgramProcess.Start(new ProgramStart($"silo{slot}.{++generation}", siloDll)
+                {
+                    Ports = ProgramPorts.Silo,
+                    Environment = environment,
+                    LogFile = Path.Combine(logs, $"silo{slot}.{generation}.log"),
+                });
                 processes.Add(process);
                 return silos[slot] = process;
             }
@@ -72,13 +77,18 @@ public sealed class IntakeBenchmark(IntakeOptions options, TextWriter output)
             await StartSilo(0).WaitReadyAsync(ReadyTimeout, cancellationToken);
             await Task.WhenAll(Enumerable.Range(1, options.Silos - 1).Select(i => StartSilo(i).WaitReadyAsync(ReadyTimeout, cancellationToken)));
             // The same process wrapper serves the gateway: --urls on a free port, output to a log, real signals.
-            var gateway = SiloProcess.Start("gateway", gatewayDll, Path.Combine(logs, "gateway.log"), environment);
+            var gateway = ProgramProcess.Start(new ProgramStart("gateway", gatewayDll)
+            {
+                Ports = ProgramPorts.Http,
+                Environment = environment,
+                LogFile = Path.Combine(logs, "gateway.log"),
+            });
             processes.Add(gateway);
             await gateway.WaitReadyAsync(ReadyTimeout, cancellationToken);
 
             using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1024, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
             {
-                BaseAddress = new Uri($"http://127.0.0.1:{gateway.HttpPort}"),
+                BaseAddress = gateway.HttpAddress,
                 Timeout = TimeSpan.FromSeconds(60),
             };
             using (var publish = await http.PutAsync(

@@ -3,6 +3,7 @@ using MeshHook.Bench.Infrastructure;
 using MeshHook.Grains;
 using MeshHook.Grains.Runs;
 using MeshHook.Silo.Hosting;
+using MeshHook.Testing.Processes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -23,7 +24,7 @@ public sealed class ScaleInBenchmark(ScaleInOptions options, TextWriter output)
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(120);
     private static readonly TimeSpan FinishTimeout = TimeSpan.FromSeconds(180);
 
-    private readonly List<SiloProcess> _processes = [];
+    private readonly List<ProgramProcess> _processes = [];
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -96,7 +97,7 @@ public sealed class ScaleInBenchmark(ScaleInOptions options, TextWriter output)
         var clusterId = $"scalein-{Environment.ProcessId}-{round}";
         // Two pools per silo (Orleans' ADO.NET providers and RunStore's data source), 3-4 silos alive at once: stays under max_connections=400.
         var siloConnection = new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 50 }.ConnectionString;
-        var environment = new Dictionary<string, string>
+        var environment = new Dictionary<string, string?>
         {
             ["ConnectionStrings__MeshHook"] = siloConnection,
             ["Orleans__ClusterId"] = clusterId,
@@ -130,7 +131,7 @@ public sealed class ScaleInBenchmark(ScaleInOptions options, TextWriter output)
             async (i, token) => runIds[i] = (await store.CreateRunAsync(ChainWorkflow.Slug, ChainWorkflow.Trigger(i), idempotencyKey: null, token)).RunId);
         await StartRunsAsync(connectionString, clusterId, runIds, cancellationToken);
         var runsStarted = setup.Elapsed - siloReady;
-        output.WriteLine($"round {round}: silos {string.Join(", ", silos.Select(s => $"{s.Name} pid {s.Pid}"))} ready after {siloReady.TotalSeconds:F1} s; " +
+        output.WriteLine($"round {round}: silos {string.Join(", ", silos.Select(s => $"{s.Name} pid {s.Id}"))} ready after {siloReady.TotalSeconds:F1} s; " +
             $"{options.Runs} runs started in {runsStarted.TotalSeconds:F1} s");
 
         await Task.Delay(options.Warmup, cancellationToken);
@@ -184,9 +185,14 @@ public sealed class ScaleInBenchmark(ScaleInOptions options, TextWriter output)
         return new RoundResult(round, stepRate, drain, crash, checks);
     }
 
-    private SiloProcess StartSilo(string name, int round, string siloDll, string logs, IReadOnlyDictionary<string, string> environment)
+    private ProgramProcess StartSilo(string name, int round, string siloDll, string logs, IReadOnlyDictionary<string, string?> environment)
     {
-        var silo = SiloProcess.Start(name, siloDll, Path.Combine(logs, $"round{round}-{name.Replace('\'', '2')}.log"), environment);
+        var silo = ProgramProcess.Start(new ProgramStart(name, siloDll)
+        {
+            Ports = ProgramPorts.Silo,
+            Environment = environment,
+            LogFile = Path.Combine(logs, $"round{round}-{name.Replace('\'', '2')}.log"),
+        });
         _processes.Add(silo);
         return silo;
     }
@@ -230,7 +236,7 @@ public sealed class ScaleInBenchmark(ScaleInOptions options, TextWriter output)
         return (inWindow.Length / window.TotalSeconds, inWindow.Select(r => r.RunId).Distinct().Count());
     }
 
-    private static async Task<string> SiloNameAsync(NpgsqlDataSource data, SiloProcess silo, CancellationToken cancellationToken)
+    private static async Task<string> SiloNameAsync(NpgsqlDataSource data, ProgramProcess silo, CancellationToken cancellationToken)
     {
         await using var command = data.CreateCommand("SELECT silo_name FROM orleans_membership WHERE port = @port ORDER BY generation DESC LIMIT 1");
         command.Parameters.AddWithValue("port", silo.SiloPort);
@@ -238,7 +244,7 @@ public sealed class ScaleInBenchmark(ScaleInOptions options, TextWriter output)
     }
 
     /// <summary>The silo's address as run_resumed names it: S{ip}:{port}:{generation}.</summary>
-    private static async Task<string> SiloAddressAsync(NpgsqlDataSource data, SiloProcess silo, CancellationToken cancellationToken)
+    private static async Task<string> SiloAddressAsync(NpgsqlDataSource data, ProgramProcess silo, CancellationToken cancellationToken)
     {
         await using var command = data.CreateCommand("SELECT 'S' || address || ':' || port || ':' || generation FROM orleans_membership WHERE port = @port ORDER BY generation DESC LIMIT 1");
         command.Parameters.AddWithValue("port", silo.SiloPort);
@@ -246,7 +252,7 @@ public sealed class ScaleInBenchmark(ScaleInOptions options, TextWriter output)
     }
 
     /// <summary>Polls the membership table until the silo is marked Dead (6); returns when that was first seen, or null.</summary>
-    private static async Task<DateTime?> WatchDeclaredDeadAsync(NpgsqlDataSource data, SiloProcess silo, CancellationToken cancellationToken)
+    private static async Task<DateTime?> WatchDeclaredDeadAsync(NpgsqlDataSource data, ProgramProcess silo, CancellationToken cancellationToken)
     {
         try
         {
@@ -311,7 +317,7 @@ public sealed class ScaleInBenchmark(ScaleInOptions options, TextWriter output)
     }
 
     private static async Task<DrainResult> MeasureDrainAsync(
-        NpgsqlDataSource data, DelaySink sink, string aName, SiloProcess a, DateTime signal, DateTime exited, int notMoved, CancellationToken cancellationToken)
+        NpgsqlDataSource data, DelaySink sink, string aName, ProgramProcess a, DateTime signal, DateTime exited, int notMoved, CancellationToken cancellationToken)
     {
         // Per run A let go of: when (its first run_handed_off or run_interrupted naming A; a hand-off whose save failed
         // leaves only the interruption), when it resumed elsewhere, its first step_started there.

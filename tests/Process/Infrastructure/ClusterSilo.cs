@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text.RegularExpressions;
+using MeshHook.Testing.Processes;
 
 namespace MeshHook.Tests.Process.Infrastructure;
 
@@ -9,26 +9,23 @@ public sealed partial class ClusterSilo : IAsyncDisposable
 {
     private readonly HttpClient _http;
 
-    internal ClusterSilo(string name, int siloPort, int gatewayPort, int httpPort, SiloProcess process)
+    internal ClusterSilo(string name, ProgramProcess process)
     {
         Name = name;
-        SiloPort = siloPort;
-        GatewayPort = gatewayPort;
-        HttpPort = httpPort;
         Process = process;
-        _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(5) };
+        _http = new HttpClient { BaseAddress = process.HttpAddress, Timeout = TimeSpan.FromSeconds(5) };
     }
 
     /// <summary>The test's name for this silo (not Orleans' silo name).</summary>
     public string Name { get; }
 
-    public int SiloPort { get; }
+    public int SiloPort => Process.SiloPort;
 
-    public int GatewayPort { get; }
+    public int GatewayPort => Process.GatewayPort;
 
-    public int HttpPort { get; }
+    public int HttpPort => Process.HttpPort;
 
-    public SiloProcess Process { get; }
+    public ProgramProcess Process { get; }
 
     /// <summary>How this silo's address starts in meshhook_shutdowns.silo_address (Orleans' SiloAddress text: S{ip}:{port}:{generation}).</summary>
     public string AddressPrefix => $"S127.0.0.1:{SiloPort}:";
@@ -52,24 +49,7 @@ public sealed partial class ClusterSilo : IAsyncDisposable
     }
 
     /// <summary>Waits until /health/ready answers 200 (the silo is active in the cluster).</summary>
-    public async Task WaitReadyAsync(TimeSpan timeout)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (await ReadinessAsync() != HttpStatusCode.OK)
-        {
-            if (Process.HasExited)
-            {
-                throw new InvalidOperationException($"silo {Name} exited with {Process.ExitCode} before becoming ready:\n{Process.Output}");
-            }
-
-            if (deadline.Elapsed > timeout)
-            {
-                throw new TimeoutException($"timed out waiting for: silo {Name} to become ready within {timeout}; output:\n{Process.Output}");
-            }
-
-            await Task.Delay(100);
-        }
-    }
+    public Task WaitReadyAsync(TimeSpan timeout) => Process.WaitReadyAsync(timeout);
 
     /// <summary>Waits for the process to exit; the message names the silo and carries its output when it does not.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout, string phase)
@@ -78,7 +58,7 @@ public sealed partial class ClusterSilo : IAsyncDisposable
         {
             return await Process.WaitForExitAsync(timeout);
         }
-        catch (OperationCanceledException)
+        catch (TimeoutException)
         {
             throw new TimeoutException($"timed out waiting for: {phase} (silo {Name} still running after {timeout}); output:\n{Process.Output}");
         }

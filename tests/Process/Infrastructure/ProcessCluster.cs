@@ -1,4 +1,4 @@
-using System.Net;
+using MeshHook.Testing.Processes;
 using MeshHook.Tests.Integration.Infrastructure;
 
 namespace MeshHook.Tests.Process.Infrastructure;
@@ -74,15 +74,13 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// <summary>Starts one silo without waiting for it.</summary>
     public ClusterSilo Start(string name)
     {
-        var (siloPort, gatewayPort, httpPort) = (FreePort(), FreePort(), FreePort());
         var environment = new Dictionary<string, string?>(_settings)
         {
             ["ConnectionStrings__MeshHook"] = ConnectionString,
             ["Orleans__ClusterId"] = ClusterId,
-            ["Orleans__SiloPort"] = siloPort.ToString(),
-            ["Orleans__GatewayPort"] = gatewayPort.ToString(),
         };
-        var silo = new ClusterSilo(name, siloPort, gatewayPort, httpPort, SiloProcess.Start(["--urls", $"http://127.0.0.1:{httpPort}"], environment));
+        var process = ProgramProcess.Start(new ProgramStart($"silo {name}", BuildOutput.Silo) { Ports = ProgramPorts.Silo, Environment = environment });
+        var silo = new ClusterSilo(name, process);
         _silos.Add(silo);
         return silo;
     }
@@ -106,12 +104,5 @@ public sealed class ProcessCluster : IAsyncDisposable
         }
 
         await Sink.DisposeAsync();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

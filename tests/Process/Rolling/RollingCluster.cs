@@ -1,6 +1,7 @@
 using System.Diagnostics;
-using System.Globalization;
+using MeshHook.Testing.Processes;
 using MeshHook.Tests.Integration.Infrastructure;
+using MeshHook.Tests.Process.Infrastructure;
 using Npgsql;
 
 namespace MeshHook.Tests.Process.Rolling;
@@ -14,7 +15,6 @@ public sealed class RollingCluster : IAsyncDisposable
 {
     private readonly List<ProgramProcess> _started = [];
     private readonly ProgramProcess?[] _silos;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _siloPorts = new();
     private int _generation;
 
     private RollingCluster(string connectionString, int silos)
@@ -63,14 +63,18 @@ public sealed class RollingCluster : IAsyncDisposable
             }
 
             await Task.WhenAll(cluster._silos.Select(s => s!.WaitReadyAsync(readyTimeout)));
-            cluster.Gateway = cluster.Track(ProgramProcess.Start("gateway", ProgramProcess.BuildOutput("Gateway", "MeshHook.Gateway.dll"), new Dictionary<string, string>
+            cluster.Gateway = cluster.Track(ProgramProcess.Start(new ProgramStart("gateway", BuildOutput.Gateway)
             {
-                ["ConnectionStrings__MeshHook"] = connectionString,
-                ["Orleans__ClusterId"] = cluster.ClusterId,
-                ["Logging__LogLevel__Default"] = "Warning",
-                ["Logging__LogLevel__MeshHook.Gateway.Cluster"] = "Information",
-                ["Logging__Console__FormatterOptions__SingleLine"] = "true",
-            ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
+                Ports = ProgramPorts.Http,
+                Environment = new Dictionary<string, string?>
+                {
+                    ["ConnectionStrings__MeshHook"] = connectionString,
+                    ["Orleans__ClusterId"] = cluster.ClusterId,
+                    ["Logging__LogLevel__Default"] = "Warning",
+                    ["Logging__LogLevel__MeshHook.Gateway.Cluster"] = "Information",
+                    ["Logging__Console__FormatterOptions__SingleLine"] = "true",
+                    ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
+                },
             }));
             await cluster.Gateway.WaitReadyAsync(readyTimeout);
             return cluster;
@@ -90,7 +94,7 @@ public sealed class RollingCluster : IAsyncDisposable
     {
         var old = Silo(index);
         var clock = Stopwatch.StartNew();
-        await old.SigtermAsync();
+        old.Terminate();
         var exitCode = await old.WaitForExitAsync(exitTimeout);
         var stopped = clock.Elapsed;
         var replacement = StartSilo();
@@ -132,7 +136,7 @@ public sealed class RollingCluster : IAsyncDisposable
     public async Task<long> WaitHostingRunsAsync(int index, int runs, TimeSpan timeout)
     {
         var silo = Silo(index);
-        var address = $"S127.0.0.1:{_siloPorts[silo.Name]}:%";
+        var address = $"S127.0.0.1:{silo.SiloPort}:%";
         await using var connection = new NpgsqlConnection(ConnectionString);
         await connection.OpenAsync();
         var deadline = DateTime.UtcNow + timeout;
@@ -158,18 +162,18 @@ public sealed class RollingCluster : IAsyncDisposable
     private ProgramProcess StartSilo()
     {
         var generation = Interlocked.Increment(ref _generation);
-        var siloPort = ProgramProcess.FreePort();
-        _siloPorts[$"silo-{generation}"] = siloPort;
-        return Track(ProgramProcess.Start($"silo-{generation}", ProgramProcess.BuildOutput("Silo", "MeshHook.Silo.dll"), new Dictionary<string, string>
+        return Track(ProgramProcess.Start(new ProgramStart($"silo-{generation}", BuildOutput.Silo)
         {
-            ["ConnectionStrings__MeshHook"] = ConnectionString,
-            ["Orleans__ClusterId"] = ClusterId,
-            ["Orleans__SiloPort"] = siloPort.ToString(CultureInfo.InvariantCulture),
-            ["Orleans__GatewayPort"] = ProgramProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-            ["Logging__LogLevel__Default"] = "Warning",
-            ["Logging__LogLevel__MeshHook.Silo.Shutdown"] = "Information",
-            ["Logging__Console__FormatterOptions__SingleLine"] = "true",
-            ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
+            Ports = ProgramPorts.Silo,
+            Environment = new Dictionary<string, string?>
+            {
+                ["ConnectionStrings__MeshHook"] = ConnectionString,
+                ["Orleans__ClusterId"] = ClusterId,
+                ["Logging__LogLevel__Default"] = "Warning",
+                ["Logging__LogLevel__MeshHook.Silo.Shutdown"] = "Information",
+                ["Logging__Console__FormatterOptions__SingleLine"] = "true",
+                ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
+            },
         }));
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using AwesomeAssertions;
+using MeshHook.Testing.Processes;
 using MeshHook.Tests.Integration.Infrastructure;
 using MeshHook.Tests.Integration.Runs;
 using MeshHook.Tests.Process.Infrastructure;
