@@ -1,14 +1,18 @@
 namespace MeshHook.Grains.Runs;
 
-/// <summary>What Postgres holds about a run that the grain needs to execute it (definition and trigger are immutable).</summary>
+/// <summary>
+/// What Postgres holds about a run that the grain needs to execute it (definition and trigger are immutable).
+/// Serializable: it travels with a run that migrates, so the new activation need not read it again.
+/// </summary>
+[GenerateSerializer, Immutable]
 public sealed record RunRecord(
-    Guid RunId,
-    string Slug,
-    int Version,
-    string DefinitionJson,
-    string TriggerJson,
-    RunStatus Status,
-    int MaxSeq);
+    [property: Id(0)] Guid RunId,
+    [property: Id(1)] string Slug,
+    [property: Id(2)] int Version,
+    [property: Id(3)] string DefinitionJson,
+    [property: Id(4)] string TriggerJson,
+    [property: Id(5)] RunStatus Status,
+    [property: Id(6)] int MaxSeq);
 
 /// <summary>One history entry, numbered per run.</summary>
 [GenerateSerializer, Immutable]

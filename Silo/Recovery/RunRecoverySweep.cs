@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MeshHook.Grains;
 using MeshHook.Grains.Runs;
 using Microsoft.Extensions.Options;
@@ -60,22 +61,31 @@ public sealed partial class RunRecoverySweep(
         }
 
         var started = 0;
+        var sweepStarted = Stopwatch.GetTimestamp();
+        long slowestTicks = 0;
         await Parallel.ForEachAsync(
             runIds,
             new ParallelOptions { MaxDegreeOfParallelism = settings.Concurrency, CancellationToken = cancellationToken },
             async (runId, _) =>
             {
+                var callStarted = Stopwatch.GetTimestamp();
                 try
                 {
                     await grains.GetGrain<IWorkflowRunGrain>(runId).StartAsync();
                     Interlocked.Increment(ref started);
+                    var ticks = Stopwatch.GetElapsedTime(callStarted).Ticks;
+                    var slowest = Interlocked.Read(ref slowestTicks);
+                    while (ticks > slowest && Interlocked.CompareExchange(ref slowestTicks, ticks, slowest) != slowest)
+                    {
+                        slowest = Interlocked.Read(ref slowestTicks);
+                    }
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     LogStartFailed(e, runId);
                 }
             });
-        LogSwept(runIds.Count, started);
+        LogSwept(runIds.Count, started, Stopwatch.GetElapsedTime(sweepStarted).TotalMilliseconds, TimeSpan.FromTicks(slowestTicks).TotalMilliseconds);
         return started;
     }
 
@@ -158,8 +168,8 @@ public sealed partial class RunRecoverySweep(
     [LoggerMessage(Level = LogLevel.Information, Message = "Silo(s) left the cluster: {Silos}; sweeping for their runs now")]
     private partial void LogSilosLeft(string silos);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Recovery sweep found {Found} stalled run(s) and started {Started}")]
-    private partial void LogSwept(int found, int started);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recovery sweep found {Found} stalled run(s) and started {Started} in {Ms} ms (slowest start {SlowestMs} ms)")]
+    private partial void LogSwept(int found, int started, double ms, double slowestMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recovery sweep could not start run {RunId}; the next sweep tries again")]
     private partial void LogStartFailed(Exception exception, Guid runId);
