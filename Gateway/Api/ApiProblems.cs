@@ -20,8 +20,12 @@ public static class ApiProblems
 
     public static IResult TooLarge(long limit) => Create(StatusCodes.Status413PayloadTooLarge, $"the body is larger than {limit} bytes");
 
-    public static IResult UnsupportedMediaType(string? contentType) =>
-        Create(StatusCodes.Status415UnsupportedMediaType, $"content type '{contentType}' is not JSON; send application/json");
+    /// <summary>
+    /// A declared Content-Type that is not JSON. DESIGN.md's contract answers every non-JSON body with 400 (HTTP's own
+    /// code for this would be 415), so this is a 400 too, with a message that names the media type.
+    /// </summary>
+    public static IResult NotJsonContentType(string? contentType) =>
+        BadRequest($"the body must be JSON: content type '{contentType}' is not JSON; send application/json");
 
     /// <summary>503 with Retry-After: a dependency (Postgres, the cluster) cannot serve the request now.</summary>
     public static IResult Unavailable(HttpContext context, int retryAfterSeconds, string detail)

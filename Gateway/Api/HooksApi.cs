@@ -28,13 +28,12 @@ public static class HooksApi
             .WithName("TriggerWorkflow")
             .WithTags("Hooks")
             .WithSummary("Stores a run of the workflow's latest version and starts it")
-            .Accepts<JsonElement>("application/json")
+            .WithMetadata(new JsonRequestBody(typeof(JsonElement)))
             .Produces<RunAccepted>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return routes;
     }
@@ -60,8 +59,8 @@ public static class HooksApi
 
         if (!RequestBodies.IsJsonContentType(request.ContentType))
         {
-            metrics.Intake("unsupported_media_type");
-            return ApiProblems.UnsupportedMediaType(request.ContentType);
+            metrics.Intake("bad_request");
+            return ApiProblems.NotJsonContentType(request.ContentType);
         }
 
         string? idempotencyKey = null;

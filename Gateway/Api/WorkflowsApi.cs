@@ -21,11 +21,10 @@ public static class WorkflowsApi
             .WithName("PublishWorkflow")
             .WithTags("Workflows")
             .WithSummary("Validates and publishes a new immutable version of a workflow")
-            .Accepts<PublishWorkflowRequest>("application/json")
+            .WithMetadata(new JsonRequestBody(typeof(PublishWorkflowRequest)))
             .Produces<WorkflowPublished>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         routes.MapGet("/api/workflows/{slug}", GetAsync)
             .WithName("GetWorkflow")
@@ -54,7 +53,7 @@ public static class WorkflowsApi
 
         if (!RequestBodies.IsJsonContentType(context.Request.ContentType))
         {
-            return ApiProblems.UnsupportedMediaType(context.Request.ContentType);
+            return ApiProblems.NotJsonContentType(context.Request.ContentType);
         }
 
         var (body, readError) = await RequestBodies.ReadAsync(context.Request, options.Value.MaxBodyBytes, cancellationToken);

@@ -40,7 +40,7 @@ public static class GatewayHostingExtensions
         AddOrleansClient(builder, connectionString);
 
         services.AddProblemDetails();
-        services.AddOpenApi();
+        services.AddOpenApi(options => options.AddOperationTransformer(JsonRequestBody.DescribeAsync));
         services.AddSingleton<GatewayMetrics>();
         services.AddHealthChecks()
             .AddCheck<StoppingHealthCheck>("stopping", tags: ["ready"])

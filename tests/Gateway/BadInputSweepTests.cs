@@ -60,9 +60,10 @@ public sealed class BadInputSweepTests(GatewayCluster fixture) : IAsyncLifetime
     [InlineData("application/xml")]
     [InlineData("multipart/form-data; boundary=x")]
     [InlineData("application/json; charset=utf-16")]
-    public async Task Hook_NonJsonContentType_Returns415AndWritesNothing(string contentType)
+    public async Task Hook_NonJsonContentType_Returns400AndWritesNothing(string contentType)
     {
-        await AssertRefusedAsync(() => Http.PostAsync($"/api/hooks/{SweepSlug}", Api.Json("{}", contentType)), 415, contentType);
+        // DESIGN.md: "400 body not JSON"; a body declared as something else is not JSON to the API.
+        await AssertRefusedAsync(() => Http.PostAsync($"/api/hooks/{SweepSlug}", Api.Json("{}", contentType)), 400, contentType);
     }
 
     [Fact]
@@ -131,7 +132,7 @@ public sealed class BadInputSweepTests(GatewayCluster fixture) : IAsyncLifetime
     [InlineData("string", "\"x\"", "application/json", 400)]
     [InlineData("definition not an object", """{"name": "x", "definition": "nodes"}""", "application/json", 400)]
     [InlineData("NUL in name", """{"name": "a\u0000", "definition": {"nodes": [], "edges": []}}""", "application/json", 400)]
-    [InlineData("text/plain", """{"name": "x", "definition": {"nodes": [], "edges": []}}""", "text/plain", 415)]
+    [InlineData("text/plain", """{"name": "x", "definition": {"nodes": [], "edges": []}}""", "text/plain", 400)]
     public async Task Publish_BadBody_Returns4xxAndWritesNothing(string name, string body, string contentType, int status)
     {
         await AssertRefusedAsync(() => Http.PutAsync($"/api/workflows/{Api.NewSlug()}", Api.Json(body, contentType)), status, name);

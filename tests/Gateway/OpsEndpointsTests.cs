@@ -41,5 +41,13 @@ public sealed class OpsEndpointsTests(GatewayCluster fixture)
         paths.GetProperty("/api/runs/{runId}/events").TryGetProperty("get", out _).Should().BeTrue();
         paths.GetProperty("/api/runs/{runId}/cancel").TryGetProperty("post", out _).Should().BeTrue();
         document.GetProperty("components").GetProperty("schemas").TryGetProperty("RunResponse", out _).Should().BeTrue();
+
+        // Request bodies are documented (for a generated client) without routing refusing other content types with 415.
+        foreach (var (path, verb) in new[] { ("/api/workflows/{slug}", "put"), ("/api/hooks/{slug}", "post") })
+        {
+            var content = paths.GetProperty(path).GetProperty(verb).GetProperty("requestBody").GetProperty("content");
+            content.TryGetProperty("application/json", out var json).Should().BeTrue($"{verb} {path} documents a JSON body");
+            json.TryGetProperty("schema", out _).Should().BeTrue($"{verb} {path} documents the body's schema");
+        }
     }
 }
