@@ -68,11 +68,23 @@ public static partial class PostgresServer
                 $"no Postgres for the tests: ConnectionStrings__MeshHook is not set and scripts/pg.sh start failed ({process.ExitCode}): {stderr}");
         }
 
+        var stopCommand = $"{Quote(Path.Combine(root, "scripts", "pg.sh"))} stop {Quote(dataDir)}";
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
-            using var stop = System.Diagnostics.Process.Start("bash", [Path.Combine(root, "scripts", "pg.sh"), "stop", dataDir]);
+            using var stop = System.Diagnostics.Process.Start("bash", ["-c", stopCommand]);
             stop?.WaitForExit(30_000);
         };
+
+        // The exit handler does not run when the test process is killed (a runner's timeout, Ctrl-C twice): a watcher in
+        // its own session, so that killing the test process tree does not take it along, stops the server then.
+        using var watcher = System.Diagnostics.Process.Start(new ProcessStartInfo(
+            "setsid", ["bash", "-c", $"exec >/dev/null 2>&1 </dev/null; while kill -0 {Environment.ProcessId}; do sleep 2; done; {stopCommand}"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        });
         return stdout.Trim().Split('\n').Last();
     }
+
+    private static string Quote(string text) => "'" + text.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 }
