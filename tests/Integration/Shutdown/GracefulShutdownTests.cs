@@ -77,7 +77,9 @@ public sealed class GracefulShutdownTests(DrainCluster cluster) : IClassFixture<
 
         handedOff.Should().BeGreaterThan(0, "the stopped silo hosted some of the runs");
         report.RunsHandedOff.Should().Be(handedOff);
-        report.StepsCompleted.Should().BeGreaterThanOrEqualTo(handedOff);
+        // Each handed-off run finished at most one step during the drain (no new step starts); a run whose slow step
+        // ended just before the signal (the runs were triggered over a second or more on a loaded machine) finished none.
+        report.StepsCompleted.Should().BeInRange(1, handedOff, "the victim's steps in flight completed during the drain");
         report.StepsInterrupted.Should().Be(0);
         report.Forced.Should().BeFalse();
         report.HooksFailed.Should().Be(2, "one hook throws and one overruns its limit");
