@@ -1,6 +1,6 @@
 using MeshHook.Gateway.Hosting;
+using MeshHook.Grains;
 using Microsoft.Extensions.Options;
-using Orleans.Runtime.Messaging;
 using Polly;
 using Polly.Retry;
 using Polly.Timeout;
@@ -29,7 +29,7 @@ public sealed partial class GrainCalls
         {
             builder.AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(ClusterErrors.IsTransient),
                 MaxRetryAttempts = retries,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
@@ -58,7 +58,7 @@ public sealed partial class GrainCalls
         {
             return await _pipeline.ExecuteAsync(async token => await call(_client).WaitAsync(token), cancellationToken);
         }
-        catch (Exception e) when (IsTransient(e))
+        catch (Exception e) when (ClusterErrors.IsTransient(e))
         {
             throw new ClusterUnavailableException("no silo could take the call", e);
         }
@@ -75,10 +75,6 @@ public sealed partial class GrainCalls
             await call(grains);
             return true;
         }, cancellationToken);
-
-    /// <summary>Failures worth another try: the call may succeed on another silo or a moment later.</summary>
-    public static bool IsTransient(Exception e) =>
-        e is SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException or GatewayTooBusyException or TimeoutException;
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Transient cluster failure ({ExceptionType}); retry {Attempt}")]
     private static partial void LogRetry(ILogger logger, int attempt, string exceptionType);

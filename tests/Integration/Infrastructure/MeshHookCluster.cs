@@ -3,8 +3,6 @@ using MeshHook.Grains.Runs;
 using MeshHook.Silo.Hosting;
 using Microsoft.Extensions.Configuration;
 using Npgsql;
-using Orleans.Runtime;
-using Orleans.Runtime.Messaging;
 using Orleans.TestingHost;
 
 namespace MeshHook.Tests.Integration.Infrastructure;
@@ -126,9 +124,9 @@ public class MeshHookCluster : IAsyncLifetime
                 await Grains.GetGrain<IWorkflowRunGrain>(runId).StartAsync();
                 return runId;
             }
-            catch (Exception e) when (attempt < 5 && e is SiloUnavailableException or ConnectionFailedException or OrleansMessageRejectionException or TimeoutException)
+            catch (Exception e) when (attempt < 5 && ClusterErrors.IsTransient(e))
             {
-                // Intake retries a transient cluster failure too (the gateway's GrainCalls); what these tests check
+                // Intake retries the same transient cluster failures (the gateway's GrainCalls); what these tests check
                 // happens after the start, so a dropped connection while the start is sent must not fail them.
                 Console.Error.WriteLine($"start of run {runId}: {e.GetType().Name} ({e.Message}); retry {attempt}");
                 await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
