@@ -62,7 +62,8 @@ public sealed partial class RunRecoverySweep(
 
         var started = 0;
         var sweepStarted = Stopwatch.GetTimestamp();
-        long slowestTicks = 0;
+        var slowest = TimeSpan.Zero;
+        var slowestGate = new Lock();
         await Parallel.ForEachAsync(
             runIds,
             new ParallelOptions { MaxDegreeOfParallelism = settings.Concurrency, CancellationToken = cancellationToken },
@@ -73,11 +74,10 @@ public sealed partial class RunRecoverySweep(
                 {
                     await grains.GetGrain<IWorkflowRunGrain>(runId).StartAsync();
                     Interlocked.Increment(ref started);
-                    var ticks = Stopwatch.GetElapsedTime(callStarted).Ticks;
-                    var slowest = Interlocked.Read(ref slowestTicks);
-                    while (ticks > slowest && Interlocked.CompareExchange(ref slowestTicks, ticks, slowest) != slowest)
+                    var took = Stopwatch.GetElapsedTime(callStarted);
+                    lock (slowestGate)
                     {
-                        slowest = Interlocked.Read(ref slowestTicks);
+                        slowest = took > slowest ? took : slowest;
                     }
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
@@ -85,7 +85,7 @@ public sealed partial class RunRecoverySweep(
                     LogStartFailed(e, runId);
                 }
             });
-        LogSwept(runIds.Count, started, Stopwatch.GetElapsedTime(sweepStarted).TotalMilliseconds, TimeSpan.FromTicks(slowestTicks).TotalMilliseconds);
+        LogSwept(runIds.Count, started, Stopwatch.GetElapsedTime(sweepStarted).TotalMilliseconds, slowest.TotalMilliseconds);
         return started;
     }
 
