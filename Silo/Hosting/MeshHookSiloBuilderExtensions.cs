@@ -88,7 +88,6 @@ public static class MeshHookSiloBuilderExtensions
         services.AddSingleton<ShutdownMetrics>();
         services.AddSingleton<ShutdownCoordinator>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ShutdownCoordinator>());
-        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, ConnectionTeardown>();
         services.AddSingleton<RunRecoverySweep>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RunRecoverySweep>());
         return silo;
