@@ -21,6 +21,7 @@ public static class GatewayHostingExtensions
     /// <summary>Adds everything the gateway needs; the Orleans endpoints come from the <c>Orleans</c> section.</summary>
     public static WebApplicationBuilder AddMeshHookGateway(this WebApplicationBuilder builder, string connectionString)
     {
+        connectionString = PostgresConnectionDefaults.Apply(connectionString);
         var configuration = builder.Configuration;
         if (string.IsNullOrEmpty(configuration["urls"]) && string.IsNullOrEmpty(configuration["ASPNETCORE_URLS"]))
         {

@@ -27,7 +27,7 @@ public static class MeshHookSiloBuilderExtensions
     /// </summary>
     public static ISiloBuilder AddMeshHookEngine(this ISiloBuilder silo, string connectionString, IConfiguration configuration, bool useAdoNetClustering = true)
     {
-        connectionString = TuneForEngine(connectionString);
+        connectionString = PostgresConnectionDefaults.Apply(connectionString);
         // Orleans' default directory deactivates grains on other silos whose entry lived on a silo that leaves;
         // the distributed directory hands its partitions over instead, so runs elsewhere keep running.
 #pragma warning disable ORLEANSEXP003
@@ -91,28 +91,6 @@ public static class MeshHookSiloBuilderExtensions
         services.AddSingleton<RunRecoverySweep>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RunRecoverySweep>());
         return silo;
-    }
-
-    /// <summary>
-    /// Connection settings for the engine's short, repeated statements. Neither MeshHook nor Orleans' providers
-    /// keep session state on pooled connections, so the reset (DISCARD ALL) on every return to the pool is pure
-    /// cost, and it throws away the prepared statements that auto-preparation keeps per connection.
-    /// Values the operator set explicitly are kept.
-    /// </summary>
-    public static string TuneForEngine(string connectionString)
-    {
-        var builder = new NpgsqlConnectionStringBuilder(connectionString);
-        if (!builder.ContainsKey("No Reset On Close"))
-        {
-            builder.NoResetOnClose = true;
-        }
-
-        if (!builder.ContainsKey("Max Auto Prepare"))
-        {
-            builder.MaxAutoPrepare = 64;
-        }
-
-        return builder.ConnectionString;
     }
 
     /// <summary>

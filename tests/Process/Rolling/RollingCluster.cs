@@ -105,7 +105,8 @@ public sealed class RollingCluster : IAsyncDisposable
 
     /// <summary>The last lines of every process's output, for a failure message.</summary>
     public string Explain() =>
-        "process output:\n" + string.Join("\n", AllProcesses.Select(p => $"--- {p.Name} (pid {p.Id}{(p.HasExited ? $", exited {p.ExitCode}" : "")}) ---\n{p.Tail(40)}"));
+        "process output:\n" + string.Join("\n", AllProcesses.Select(p =>
+            $"--- {p.Name} (pid {p.Id}{(p.HasExited ? $", exited {p.ExitCode}" : "")}) ---\nwarnings and errors, first of each kind:\n{p.Problems()}\nlast lines:\n{p.Tail(20)}"));
 
     /// <summary>Writes every process's whole output to a fresh folder under the temp directory; returns the folder.</summary>
     public string SaveLogs()

@@ -213,6 +213,45 @@ public sealed class ProgramProcess : IAsyncDisposable
         return string.Join('\n', all.Skip(Math.Max(0, all.Length - lines)));
     }
 
+    /// <summary>
+    /// The warnings and errors in the output, one line per log category in order of first appearance: level,
+    /// category, count, and the first occurrence's message and exception lines. Where a long tail shows only the
+    /// last symptom, this names the first cause (e.g. a "too many clients" before a flood of timeouts).
+    /// </summary>
+    public string Problems(int categories = 15)
+    {
+        var lines = Output.Split('\n');
+        var found = new List<(string Key, int Count, string First)>();
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i].TrimEnd('\r');
+            if (!(line.StartsWith("warn: ", StringComparison.Ordinal) || line.StartsWith("fail: ", StringComparison.Ordinal) || line.StartsWith("crit: ", StringComparison.Ordinal)))
+            {
+                continue;
+            }
+
+            var key = line.Trim();
+            var at = found.FindIndex(f => f.Key == key);
+            if (at >= 0)
+            {
+                found[at] = found[at] with { Count = found[at].Count + 1 };
+                continue;
+            }
+
+            var first = string.Join(" | ", lines.Skip(i + 1).Take(2).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith("at ", StringComparison.Ordinal)));
+            found.Add((key, 1, first));
+        }
+
+        if (found.Count == 0)
+        {
+            return "(no warnings or errors)";
+        }
+
+        var shown = found.Take(categories).Select(f => $"{f.Key} ×{f.Count}: {f.First}");
+        var more = found.Count > categories ? $"\n(and {found.Count - categories} more categories)" : "";
+        return string.Join('\n', shown) + more;
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
