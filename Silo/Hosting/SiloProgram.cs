@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using MeshHook.Grains.Runs;
 using MeshHook.Ops;
@@ -57,7 +58,18 @@ public static class SiloProgram
             // Building the host already reads the validated ShutdownOptions (HostOptions.ShutdownTimeout is computed from them).
             var app = builder.Build();
             app.MapMeshHookOps();
-            await app.RunAsync();
+            if (!app.Services.GetRequiredService<IOptions<ShutdownOptions>>().Value.FastExit || !FastExit.IsSupported)
+            {
+                await app.RunAsync();
+                return 0;
+            }
+
+            var stopBegan = 0L;
+            app.Lifetime.ApplicationStopping.Register(() => stopBegan = Stopwatch.GetTimestamp());
+            await app.StartAsync();
+            // Returns once the host has stopped: the silo drained, handed its runs off and wrote its report.
+            await app.WaitForShutdownAsync();
+            await FastExit.CloseAndExitAsync(app.Services, stopBegan, exitCode: 0);
         }
         catch (OptionsValidationException e)
         {

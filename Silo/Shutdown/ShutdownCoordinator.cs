@@ -62,7 +62,7 @@ public sealed partial class ShutdownCoordinator : ILifecycleParticipant<ISiloLif
         // Latch on the host's first signal, so intake closes before anything waits on the host's other services.
         lifetime?.ApplicationStopping.Register(() => Begin("stop requested"));
 
-        // The last line the host's logger can write: what remains (disposing services, process exit) is not logged.
+        // Orleans has left the cluster; what remains is closing connections and the process exit (see FastExit).
         lifetime?.ApplicationStopped.Register(() =>
         {
             if (Started)
@@ -251,7 +251,7 @@ public sealed partial class ShutdownCoordinator : ILifecycleParticipant<ISiloLif
     [LoggerMessage(Level = LogLevel.Information, Message = "Shutdown report: duration {DurationMs} ms (drain {DrainMs} ms, hand-off {HandOffMs} ms, hooks {HooksMs} ms); steps completed {StepsCompleted}, steps interrupted {StepsInterrupted}, runs handed off {RunsHandedOff}, hooks failed {HooksFailed}, forced {Forced}")]
     private partial void LogReport(double durationMs, double drainMs, double handOffMs, double hooksMs, int stepsCompleted, int stepsInterrupted, int runsHandedOff, int hooksFailed, bool forced);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Shutdown: host stopped {Ms} ms after the stop began; disposing services and exiting")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Shutdown: host stopped {Ms} ms after the stop began")]
     private partial void LogHostStopped(double ms);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Shutdown: the report could not be stored in meshhook_shutdowns (it is in this log and the metrics)")]

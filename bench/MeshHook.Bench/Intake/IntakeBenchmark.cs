@@ -38,12 +38,9 @@ public sealed class IntakeBenchmark(IntakeOptions options, TextWriter output)
         await using var postgres = await BenchPostgres.StartAsync(cancellationToken);
         await using var sink = await BenchSink.StartAsync(cancellationToken);
         var connectionString = await postgres.CreateDatabaseAsync("meshhook_intake", cancellationToken);
-        // Two pools per process (Orleans' ADO.NET providers and the engine's data source), up to N+1 silos and the
-        // gateway alive at once: 50 per pool stays under scripts/pg.sh's max_connections=400.
-        var pooled = new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 50 }.ConnectionString;
         var environment = new Dictionary<string, string?>
         {
-            ["ConnectionStrings__MeshHook"] = pooled,
+            ["ConnectionStrings__MeshHook"] = connectionString,
             ["Orleans__ClusterId"] = $"intake-{Environment.ProcessId}",
             // Several processes share this machine's cores: workstation GC, as the scale-in benchmark gives its silos.
             ["DOTNET_gcServer"] = "0",

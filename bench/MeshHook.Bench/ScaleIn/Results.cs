@@ -28,6 +28,7 @@ public sealed record ShutdownRow(int DurationMs, int DrainMs, int HandOffMs, int
 public sealed record DrainResult(
     int ExitCode,
     TimeSpan Exit,
+    TimeSpan ReapedAfterExit,
     TimeSpan StepsDone,
     TimeSpan LongestHeldAtSignal,
     int StepsInFlight,
@@ -46,7 +47,7 @@ public sealed record DrainResult(
     public TimeSpan Overhead => Exit - StepsDone;
 
     public string Line(int round) => string.Create(CultureInfo.InvariantCulture, $"""
-        round {round} (a) SIGTERM A: exit code {ExitCode} after {Exit.TotalMilliseconds:F0} ms; A's {StepsInFlight} step(s) in flight ({ArrivedAfterSignal} reached the sink after the signal) were answered {StepsDone.TotalMilliseconds:F0} ms after it (longest held at the signal: {LongestHeldAtSignal.TotalMilliseconds:F0} ms more) => exit minus in-flight steps {Overhead.TotalMilliseconds:F0} ms
+        round {round} (a) SIGTERM A: exit code {ExitCode} after {Exit.TotalMilliseconds:F0} ms (kernel's end of the process; this bench reaped it {ReapedAfterExit.TotalMilliseconds:F0} ms later); A's {StepsInFlight} step(s) in flight ({ArrivedAfterSignal} reached the sink after the signal) were answered {StepsDone.TotalMilliseconds:F0} ms after it (longest held at the signal: {LongestHeldAtSignal.TotalMilliseconds:F0} ms more) => exit minus in-flight steps {Overhead.TotalMilliseconds:F0} ms
         round {round}     A's report row: {Report?.ToString() ?? "missing"}; events naming A: run_handed_off {HandOffEvents}, run_interrupted {Interrupted}
         round {round} (b) hand-off: {HandedOff} runs left A (handed off or interrupted); A's exit → next step_started elsewhere {NextStepFromExit}; → next sink request {NextRequestFromExit}
         round {round}     per run, its run_handed_off/run_interrupted → next step_started {NextStepFromHandOff}; of them without a next step: {NoNextStep}; runs with no request within the move timeout after A's exit: {NotMoved}

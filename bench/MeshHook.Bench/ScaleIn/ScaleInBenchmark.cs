@@ -82,7 +82,8 @@ public sealed class ScaleInBenchmark(ScaleInOptions options, TextWriter output)
         output.WriteLine($"machine: {Environment.ProcessorCount} cores; silo: {siloDll}; silo logs in {logs}");
         output.WriteLine($"{options.Runs} runs × chain of {options.Steps} http_calls (sink holds each {options.MinDelay.TotalMilliseconds:0}-{options.MaxDelay.TotalMilliseconds:0} ms), " +
             $"{options.Silos} silo processes, {options.Rounds} round(s); warm-up {options.Warmup.TotalSeconds:0.#} s, settle {options.Settle.TotalSeconds:0.#} s");
-        output.WriteLine("silo settings: " + string.Join(" ", options.SiloSettings().Select(s => $"{s.Key}={s.Value}")));
+        output.WriteLine("silo settings: " + string.Join(" ", options.SiloSettings(round: 2).Select(s => $"{s.Key}={s.Value}")) +
+            (options.FastExit == "alternate" ? "; odd rounds also MeshHook__Shutdown__FastExit=false" : ""));
         output.WriteLine();
     }
 
@@ -95,11 +96,9 @@ public sealed class ScaleInBenchmark(ScaleInOptions options, TextWriter output)
         await store.PublishAsync(ChainWorkflow.Slug, "benchmark: scale-in chain", ChainWorkflow.Definition(sink.BaseAddress, options.Steps), secret: null, cancellationToken);
 
         var clusterId = $"scalein-{Environment.ProcessId}-{round}";
-        // Two pools per silo (Orleans' ADO.NET providers and RunStore's data source), 3-4 silos alive at once: stays under max_connections=400.
-        var siloConnection = new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 50 }.ConnectionString;
         var environment = new Dictionary<string, string?>
         {
-            ["ConnectionStrings__MeshHook"] = siloConnection,
+            ["ConnectionStrings__MeshHook"] = connectionString,
             ["Orleans__ClusterId"] = clusterId,
             ["Orleans__ServiceId"] = "meshhook-bench",
             // Several silos share this machine's cores: server GC (the Web SDK default) would give each process a heap
@@ -114,7 +113,7 @@ public sealed class ScaleInBenchmark(ScaleInOptions options, TextWriter output)
             ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
             ["Logging__Console__FormatterOptions__UseUtcTimestamp"] = "true",
         };
-        foreach (var (key, value) in options.SiloSettings())
+        foreach (var (key, value) in options.SiloSettings(round))
         {
             environment[key] = value;
         }
@@ -374,6 +373,7 @@ public sealed class ScaleInBenchmark(ScaleInOptions options, TextWriter output)
         return new DrainResult(
             ExitCode: a.ExitCode,
             Exit: exited - signal,
+            ReapedAfterExit: await a.Reaped - exited,
             StepsDone: stepsDone,
             LongestHeldAtSignal: longestHeld,
             StepsInFlight: inFlight.Length,

@@ -60,10 +60,24 @@ public sealed record ScaleInOptions
     /// <summary>Orleans:Membership:NumVotesForDeathDeclaration; zero keeps Orleans' default.</summary>
     public int Votes { get; init; }
 
+    /// <summary>
+    /// MeshHook:Shutdown:FastExit of the silos: "on" (the product's default), "off", or "alternate": odd rounds off,
+    /// even rounds on, so both are measured side by side in one run and the summary compares them.
+    /// </summary>
+    public string FastExit { get; init; } = "on";
+
+    /// <summary>The FastExit setting of <paramref name="round"/>.</summary>
+    public bool FastExitIn(int round) => FastExit switch
+    {
+        "off" => false,
+        "alternate" => round % 2 == 0,
+        _ => true,
+    };
+
     public static string Usage =>
         "usage: MeshHook.Bench scalein [--runs 1000] [--silos 3] [--rounds 2] [--steps 60] [--delay 5-15s] [--drain-timeout 20s] " +
         "[--warmup 10s] [--settle 5s] [--move-timeout 60s] [--stalled-after 5s] [--sweep-interval 1s] [--reminder-period 0] " +
-        "[--probe-timeout 2s] [--missed-probes 2] [--votes 0]   (0 = the default of the silo / Orleans)";
+        "[--probe-timeout 2s] [--missed-probes 2] [--votes 0] [--fast-exit on|off|alternate]   (0 = the default of the silo / Orleans)";
 
     public static ScaleInOptions Parse(IReadOnlyList<string> args)
     {
@@ -88,6 +102,7 @@ public sealed record ScaleInOptions
                 "--probe-timeout" => o with { ProbeTimeout = Duration(value) },
                 "--missed-probes" => o with { MissedProbes = Int(value) },
                 "--votes" => o with { Votes = Int(value) },
+                "--fast-exit" => value is "on" or "off" or "alternate" ? o with { FastExit = value } : throw new ArgumentException("--fast-exit is on, off or alternate"),
                 _ => throw new ArgumentException($"unknown option {args[i]}"),
             };
             i++;
@@ -103,8 +118,13 @@ public sealed record ScaleInOptions
     }
 
     /// <summary>The silo configuration the options stand for (environment variables), besides connection and ports.</summary>
-    public IEnumerable<KeyValuePair<string, string>> SiloSettings()
+    public IEnumerable<KeyValuePair<string, string>> SiloSettings(int round)
     {
+        if (!FastExitIn(round))
+        {
+            yield return new("MeshHook__Shutdown__FastExit", "false");
+        }
+
         yield return new("MeshHook__Shutdown__DrainTimeout", Config(DrainTimeout));
         yield return new("MeshHook__Recovery__StalledAfter", Config(StalledAfter));
         yield return new("MeshHook__Recovery__SweepInterval", Config(SweepInterval));

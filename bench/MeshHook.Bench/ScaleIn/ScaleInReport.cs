@@ -34,6 +34,14 @@ public static class ScaleInReport
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"targets (median of rounds): (a) {a:F0} ms ≤ {TargetA.TotalMilliseconds:0} ms: {Verdict(a <= TargetA.TotalMilliseconds)}; " +
             $"(b) p99 {bP99:F0} ms ≤ {TargetBP99Ms:0} ms: {Verdict(bP99 <= TargetBP99Ms)}; (c) p99 {cP99:F0} ms ≤ {TargetCP99Ms:0} ms: {Verdict(cP99 <= TargetCP99Ms)}"));
+        if (options.FastExit == "alternate")
+        {
+            var off = Median(rounds.Where(r => !options.FastExitIn(r.Round)).Select(r => r.Drain.Overhead.TotalMilliseconds));
+            var on = Median(rounds.Where(r => options.FastExitIn(r.Round)).Select(r => r.Drain.Overhead.TotalMilliseconds));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"(a) exit − steps by MeshHook:Shutdown:FastExit, median: false (odd rounds) {off:F0} ms, true (even rounds) {on:F0} ms; true/false {on / off:F2}"));
+        }
+
         output.WriteLine($"checks: {(rounds.All(r => r.Checks.Ok) ? "every run finished, seqs gapless, no checkpointed step repeated, in every round" : "FAILED in some round (see the round lines)")}; total {total.TotalSeconds:F0} s");
     }
 

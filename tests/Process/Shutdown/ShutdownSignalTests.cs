@@ -46,6 +46,8 @@ public sealed class ShutdownSignalTests
 
         exitCode.Should().Be(0, victim.Process.Output);
         signalToExit.Should().BeLessThanOrEqualTo(drainTimeout + ExitMargin, "a SIGTERMed silo exits within DrainTimeout plus a small margin");
+        victim.Process.Output.TrimEnd().Split('\n')[^1].Should().Contain("Shutdown: Postgres connections closed",
+            "the silo ends by closing its connections and exiting (MeshHook:Shutdown:FastExit), with nothing logged after it");
         await RunChecks.AllSucceedAsync(cluster, runIds, TimeSpan.FromSeconds(30), "every run finishes after one silo of two was stopped");
         var handedOff = 0;
         foreach (var runId in runIds)

@@ -25,6 +25,7 @@ public sealed class ProgramProcess : IAsyncDisposable
     private readonly StringBuilder _output = new();
     private readonly StreamWriter? _log;
     private readonly TaskCompletionSource<DateTime> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<DateTime> _reaped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly int? _httpPort;
     private readonly int? _siloPort;
     private readonly int? _gatewayPort;
@@ -40,14 +41,31 @@ public sealed class ProgramProcess : IAsyncDisposable
         _gatewayPort = gatewayPort;
         process.OutputDataReceived += (_, e) => Append(e.Data);
         process.ErrorDataReceived += (_, e) => Append(e.Data);
-        // Exited is raised from the SIGCHLD handling: the wall-clock moment the process was reaped.
-        process.Exited += (_, _) => _exited.TrySetResult(DateTime.UtcNow);
+        // Exited completes once .NET has reaped the process (so ExitCode can be read), with the moment it ended:
+        // from its pidfd where there is one (the kernel's signal, caught on a thread of its own), otherwise the
+        // reaping itself, which goes through SIGCHLD handling and the thread pool and lags on a starved machine.
+        var ended = new TaskCompletionSource<DateTime>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var watched = Posix.WatchEnd(process.Id, at => ended.TrySetResult(at));
+        process.Exited += (_, _) =>
+        {
+            var reaped = DateTime.UtcNow;
+            _reaped.TrySetResult(reaped);
+            if (watched)
+            {
+                ended.Task.ContinueWith(t => _exited.TrySetResult(t.Result), TaskScheduler.Default);
+            }
+            else
+            {
+                _exited.TrySetResult(reaped);
+            }
+        };
         process.EnableRaisingEvents = true;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         if (process.HasExited)
         {
             _exited.TrySetResult(DateTime.UtcNow);
+            _reaped.TrySetResult(DateTime.UtcNow);
         }
     }
 
@@ -60,8 +78,11 @@ public sealed class ProgramProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    /// <summary>When the process was seen to exit (UTC wall clock).</summary>
+    /// <summary>When the process ended (UTC wall clock; on Linux as the kernel reports it through a pidfd); completes once it is reaped.</summary>
     public Task<DateTime> Exited => _exited.Task;
+
+    /// <summary>When .NET reaped the process and raised <see cref="Process.Exited"/> (UTC wall clock): later than <see cref="Exited"/> by this process's own scheduling delay.</summary>
+    public Task<DateTime> Reaped => _reaped.Task;
 
     public int HttpPort => _httpPort ?? throw NoPort("an HTTP port");
 
