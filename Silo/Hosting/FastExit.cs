@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using MeshHook.Silo.Shutdown;
 using Npgsql;
 
 namespace MeshHook.Silo.Hosting;
@@ -15,7 +16,7 @@ public static partial class FastExit
     public static bool IsSupported => OperatingSystem.IsLinux();
 
     /// <summary>Closes connections, flushes logs and ends the process with <paramref name="exitCode"/>; does not return.</summary>
-    public static async Task CloseAndExitAsync(IServiceProvider services, long stopBegan, int exitCode)
+    public static async Task CloseAndExitAsync(IServiceProvider services, int exitCode)
     {
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("MeshHook.Silo.Shutdown.FastExit");
         var closing = Stopwatch.GetTimestamp();
@@ -26,7 +27,7 @@ public static partial class FastExit
             // disconnection, not a client vanishing; nothing is in use any more once the host has stopped.
             await services.GetRequiredService<NpgsqlDataSource>().DisposeAsync();
             NpgsqlConnection.ClearAllPools();
-            LogExiting(logger, Stopwatch.GetElapsedTime(closing).TotalMilliseconds, Stopwatch.GetElapsedTime(stopBegan).TotalMilliseconds);
+            LogExiting(logger, Stopwatch.GetElapsedTime(closing).TotalMilliseconds, services.GetRequiredService<ShutdownCoordinator>().SinceStopBegan.TotalMilliseconds);
         }
         catch (Exception e)
         {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using MeshHook.Grains.Runs;
 using MeshHook.Ops;
@@ -64,12 +63,10 @@ public static class SiloProgram
                 return 0;
             }
 
-            var stopBegan = 0L;
-            app.Lifetime.ApplicationStopping.Register(() => stopBegan = Stopwatch.GetTimestamp());
             await app.StartAsync();
             // Returns once the host has stopped: the silo drained, handed its runs off and wrote its report.
             await app.WaitForShutdownAsync();
-            await FastExit.CloseAndExitAsync(app.Services, stopBegan, exitCode: 0);
+            await FastExit.CloseAndExitAsync(app.Services, exitCode: 0);
         }
         catch (OptionsValidationException e)
         {

@@ -67,7 +67,7 @@ public sealed partial class ShutdownCoordinator : ILifecycleParticipant<ISiloLif
         {
             if (Started)
             {
-                LogHostStopped(_time.GetElapsedTime(_startTimestamp).TotalMilliseconds);
+                LogHostStopped(SinceStopBegan.TotalMilliseconds);
             }
         });
     }
@@ -77,6 +77,9 @@ public sealed partial class ShutdownCoordinator : ILifecycleParticipant<ISiloLif
 
     /// <summary>True once the stop has begun.</summary>
     public bool Started => Volatile.Read(ref _started) != 0;
+
+    /// <summary>Time since the stop began (the first signal); zero before it.</summary>
+    public TimeSpan SinceStopBegan => Started ? _time.GetElapsedTime(_startTimestamp) : TimeSpan.Zero;
 
     public void Participate(ISiloLifecycle lifecycle)
     {
