@@ -15,11 +15,17 @@ public static class BenchProgram
             return await Intake.IntakeCommand.RunAsync(args[1..]);
         }
 
+        if (command == "chaos")
+        {
+            return await Chaos.ChaosCommand.RunAsync(args[1..]);
+        }
+
         if (command is not ("throughput" or "scalein"))
         {
             await Console.Error.WriteLineAsync("usage: MeshHook.Bench throughput [--duration 8s] [--warmup 2s] [--concurrency 1,16,64] [--rounds 2] [--silos 1]");
             await Console.Error.WriteLineAsync("       " + ScaleInOptions.Usage["usage: ".Length..]);
             await Console.Error.WriteLineAsync("       " + Intake.IntakeOptions.Usage["usage: ".Length..]);
+            await Console.Error.WriteLineAsync("       " + Chaos.ChaosOptions.Usage["usage: ".Length..]);
             return 2;
         }
 

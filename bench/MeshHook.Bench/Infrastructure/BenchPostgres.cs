@@ -12,6 +12,7 @@ public sealed class BenchPostgres : IAsyncDisposable
 {
     private readonly string? _dataDir;
     private readonly string _repositoryRoot;
+    private int _port;
     private int _stopped;
 
     private BenchPostgres(string adminConnectionString, string? dataDir, string repositoryRoot)
@@ -37,11 +38,13 @@ public sealed class BenchPostgres : IAsyncDisposable
     /// <summary>Where the server came from, for the report.</summary>
     public string Origin => _dataDir is null ? "ConnectionStrings__MeshHook" : $"throwaway (scripts/pg.sh, data in {_dataDir})";
 
-    public static async Task<BenchPostgres> StartAsync(CancellationToken cancellationToken)
+    /// <param name="cancellationToken">Stops the start.</param>
+    /// <param name="throwaway">Always start a server of its own, even when <c>ConnectionStrings__MeshHook</c> is set (the chaos soak restarts it).</param>
+    public static async Task<BenchPostgres> StartAsync(CancellationToken cancellationToken, bool throwaway = false)
     {
         var root = FindRepositoryRoot();
         var configured = Environment.GetEnvironmentVariable("ConnectionStrings__MeshHook");
-        if (!string.IsNullOrWhiteSpace(configured))
+        if (!throwaway && !string.IsNullOrWhiteSpace(configured))
         {
             return new BenchPostgres(configured, dataDir: null, root);
         }
@@ -49,7 +52,7 @@ public sealed class BenchPostgres : IAsyncDisposable
         var port = FreePorts.Take();
         var dataDir = Path.Combine(Path.GetTempPath(), $"meshhook-bench-pg-{Environment.ProcessId}");
         // The instance exists from here on, so a failure or Ctrl-C below still stops whatever pg.sh managed to start.
-        var postgres = new BenchPostgres("", dataDir, root);
+        var postgres = new BenchPostgres("", dataDir, root) { _port = port };
         try
         {
             var (exitCode, stdout, stderr) = await RunScriptAsync(root, ["start", dataDir, port.ToString()], cancellationToken);
@@ -80,6 +83,31 @@ public sealed class BenchPostgres : IAsyncDisposable
         }
 
         return new NpgsqlConnectionStringBuilder(AdminConnectionString) { Database = name }.ConnectionString;
+    }
+
+    /// <summary>Restarts the throwaway server (<c>pg_ctl</c> fast stop, then start): every connection is dropped.</summary>
+    public Task RestartServerAsync(CancellationToken cancellationToken) => StartServerAsync(cancellationToken);
+
+    /// <summary>Stops the throwaway server (fast shutdown) until <see cref="StartServerAsync"/>.</summary>
+    public async Task StopServerAsync(CancellationToken cancellationToken)
+    {
+        var dataDir = _dataDir ?? throw new InvalidOperationException("only a throwaway server can be stopped");
+        var (exitCode, _, stderr) = await RunScriptAsync(_repositoryRoot, ["stop", dataDir], cancellationToken);
+        if (exitCode != 0)
+        {
+            throw new InvalidOperationException($"scripts/pg.sh stop failed ({exitCode}): {stderr}");
+        }
+    }
+
+    /// <summary>Starts the throwaway server again on its port and data (stopping it first if it runs).</summary>
+    public async Task StartServerAsync(CancellationToken cancellationToken)
+    {
+        var dataDir = _dataDir ?? throw new InvalidOperationException("only a throwaway server can be restarted");
+        var (exitCode, _, stderr) = await RunScriptAsync(_repositoryRoot, ["start", dataDir, _port.ToString(System.Globalization.CultureInfo.InvariantCulture)], cancellationToken);
+        if (exitCode != 0)
+        {
+            throw new InvalidOperationException($"scripts/pg.sh start failed ({exitCode}): {stderr}");
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -109,7 +109,7 @@ public sealed class ProgramProcess : IAsyncDisposable
     public static ProgramProcess Start(ProgramStart program)
     {
         ArgumentNullException.ThrowIfNull(program);
-        int? httpPort = program.Ports is ProgramPorts.None ? null : FreePorts.Take();
+        int? httpPort = program.Ports is ProgramPorts.None ? null : program.HttpPort ?? FreePorts.Take();
         int? siloPort = program.Ports is ProgramPorts.Silo ? FreePorts.Take() : null;
         int? gatewayPort = program.Ports is ProgramPorts.Silo ? FreePorts.Take() : null;
         var start = new ProcessStartInfo("dotnet")

@@ -17,6 +17,12 @@ public sealed record ProgramStart(string Name, string Dll)
     /// <summary>Which ports the program gets from <see cref="FreePorts"/>; none by default.</summary>
     public ProgramPorts Ports { get; init; } = ProgramPorts.None;
 
+    /// <summary>
+    /// The HTTP port to listen on instead of one from <see cref="FreePorts"/> (with <see cref="ProgramPorts.Http"/> or
+    /// <see cref="ProgramPorts.Silo"/>): a program restarted in place, which its clients reach at the same address.
+    /// </summary>
+    public int? HttpPort { get; init; }
+
     /// <summary>A file every output line is appended to as well, or null.</summary>
     public string? LogFile { get; init; }
 }
