@@ -21,6 +21,7 @@ public static class SiloProgram
 
     public static async Task<int> RunAsync(string[] args)
     {
+        using var startup = new StartupSignals();
         var migrateOnly = args.Contains("--migrate");
         var builder = WebApplication.CreateBuilder(args.Where(a => a != "--migrate").ToArray());
         if (!TryGetConnectionString(builder.Configuration, out var connectionString, out var problem))
@@ -34,8 +35,14 @@ public static class SiloProgram
             var logger = loggerFactory.CreateLogger("MeshHook.Silo.Migrations");
             try
             {
-                var applied = await SchemaMigrator.MigrateAsync(connectionString, logger, CancellationToken.None);
+                logger.LogInformation("Starting: preparing the database schema");
+                var applied = await SchemaMigrator.MigrateAsync(connectionString, logger, startup.Token);
                 logger.LogInformation("Schema up to date ({Applied} script(s) applied now)", applied.Count);
+            }
+            catch (OperationCanceledException) when (startup.StopRequested)
+            {
+                logger.LogInformation("Stop requested while starting (preparing the schema): exiting; this silo held no run");
+                return 0;
             }
             catch (Exception e) when (e is NpgsqlException or SchemaMigrationException or TimeoutException)
             {
@@ -57,16 +64,30 @@ public static class SiloProgram
             // Building the host already reads the validated ShutdownOptions (HostOptions.ShutdownTimeout is computed from them).
             var app = builder.Build();
             app.MapMeshHookOps();
-            if (!app.Services.GetRequiredService<IOptions<ShutdownOptions>>().Value.FastExit || !FastExit.IsSupported)
+            try
             {
-                await app.RunAsync();
+                await app.StartAsync(startup.Token);
+            }
+            catch (OperationCanceledException) when (startup.StopRequested)
+            {
+                // Stopped while joining the cluster: stop what started, the ordinary way (the shutdown sequence runs
+                // for the stages that started), then exit 0.
+                app.Logger.LogInformation("Stop requested while starting (joining the cluster): stopping what started");
+                await app.StopAsync(CancellationToken.None);
+                await app.DisposeAsync();
                 return 0;
             }
 
-            await app.StartAsync();
+            // From here on the host's own signal handling (and ShutdownSignals, for a second signal) takes over.
+            startup.Dispose();
             // Returns once the host has stopped: the silo drained, handed its runs off and wrote its report.
             await app.WaitForShutdownAsync();
-            await FastExit.CloseAndExitAsync(app.Services, exitCode: 0);
+            if (app.Services.GetRequiredService<IOptions<ShutdownOptions>>().Value.FastExit && FastExit.IsSupported)
+            {
+                await FastExit.CloseAndExitAsync(app.Services, exitCode: 0);
+            }
+
+            await app.DisposeAsync();
         }
         catch (OptionsValidationException e)
         {

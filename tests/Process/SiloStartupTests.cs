@@ -105,6 +105,57 @@ public sealed class SiloStartupTests
         metrics.Should().Contain("# TYPE", "Prometheus text format");
     }
 
+    /// <summary>
+    /// A pod scaled in or rolled while it starts gets SIGTERM mid-start. The chaos soak saw such a silo exit 143 (the
+    /// runtime's default for SIGTERM): the signal came before the host listened for it. Here the silo is held at a known
+    /// point of its start (waiting for the schema's advisory lock, which the test holds) and gets SIGTERM there.
+    /// </summary>
+    [Fact]
+    public async Task Silo_SigtermWhileWaitingForTheSchemaLock_ExitsZeroAtOnce()
+    {
+        var connectionString = await PostgresServer.CreateEmptyDatabaseAsync("proc_startsig");
+        await using var holder = new Npgsql.NpgsqlConnection(connectionString);
+        await holder.OpenAsync();
+        await using (var take = new Npgsql.NpgsqlCommand("SELECT pg_advisory_lock(x'4D657368486F6F6B'::bigint)", holder))
+        {
+            await take.ExecuteNonQueryAsync();
+        }
+
+        await using var silo = ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo)
+        {
+            Ports = ProgramPorts.Silo,
+            Environment = new Dictionary<string, string?>
+            {
+                ["ConnectionStrings__MeshHook"] = connectionString,
+                ["Orleans__ClusterId"] = $"proc-{Guid.NewGuid():N}",
+            },
+        });
+
+        // The silo's session waits on the lock the test holds: the start is parked exactly there.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            silo.HasExited.Should().BeFalse("the silo waits for the schema lock; output:\n" + silo.Output);
+            await using var waiting = new Npgsql.NpgsqlCommand(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid <> pg_backend_pid()", holder);
+            if ((long)(await waiting.ExecuteScalarAsync())! > 0)
+            {
+                break;
+            }
+
+            DateTime.UtcNow.Should().BeBefore(deadline, "the silo should be waiting for the schema lock by now; output:\n" + silo.Output);
+            await Task.Delay(100);
+        }
+
+        var signalled = silo.Terminate();
+        var exitCode = await silo.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        var exited = await silo.Exited;
+
+        exitCode.Should().Be(0, "a SIGTERM while starting is a clean stop, not the runtime's 143; output:\n" + silo.Output);
+        (exited - signalled).Should().BeLessThan(TimeSpan.FromSeconds(10), "the wait for the lock is cancelled, not sat out");
+        silo.Output.Should().Contain("Stop requested while starting (preparing the schema)");
+    }
+
     /// <summary>A silo expected to exit before it listens, so it gets no ports.</summary>
     private static ProgramProcess StartSilo(IReadOnlyDictionary<string, string?> environment, params string[] arguments) =>
         ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo) { Arguments = arguments, Environment = environment });
