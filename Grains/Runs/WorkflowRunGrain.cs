@@ -259,7 +259,8 @@ public sealed partial class WorkflowRunGrain(
         AddEvent(RunEventTypes.RunHandedOff, handOff);
         try
         {
-            await CheckpointAsync();
+            // Postgres may be restarting: keep trying for as long as the hand-off may take.
+            await CheckpointAsync(deactivationToken);
         }
         catch (Exception e)
         {
@@ -598,8 +599,13 @@ public sealed partial class WorkflowRunGrain(
     /// <summary>Every checkpointed event and the run row are in Postgres.</summary>
     private bool IsFlushed => state.State.Pending.Count == 0 && !state.State.RunRowStale;
 
-    /// <summary>Writes the state (the commit point), then the history and the run row from it.</summary>
-    private async Task CheckpointAsync()
+    /// <summary>
+    /// Writes the state (the commit point), then the history and the run row from it. A failed write is tried five
+    /// times (about 3 s). While the silo drains it is tried until the drain limit, or during the hand-off until
+    /// <paramref name="handOffBudget"/> ends: a Postgres restart during a drain must not cost a run the step it just
+    /// did (left unsaved, it would run again where the run resumes).
+    /// </summary>
+    private async Task CheckpointAsync(CancellationToken handOffBudget = default)
     {
         state.State.RunRowStale = true;
         for (var attempt = 1; ; attempt++)
@@ -609,15 +615,24 @@ public sealed partial class WorkflowRunGrain(
                 await state.WriteStateAsync();
                 break;
             }
-            catch (Exception e) when (e is not InconsistentStateException && attempt < 5)
+            catch (Exception e) when (e is not InconsistentStateException && (attempt < 5 || WithinDrainBudget(handOffBudget)))
             {
-                LogCheckpointRetry(e, RunId, attempt);
-                await Task.Delay(TimeSpan.FromMilliseconds(100 * (1 << attempt)));
+                if (attempt <= 5 || attempt % 10 == 0)
+                {
+                    LogCheckpointRetry(e, RunId, attempt);
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(attempt < 5 ? 100 * (1 << attempt) : 1000));
             }
         }
 
         await FlushAsync();
     }
+
+    private bool WithinDrainBudget(CancellationToken handOffBudget) =>
+        handOffBudget.CanBeCanceled
+            ? !handOffBudget.IsCancellationRequested
+            : drain.IsDraining && !drain.StepCancellation.IsCancellationRequested;
 
     private async Task FlushAsync()
     {

@@ -203,7 +203,7 @@ public sealed class ChaosLoad(Func<Uri> gateway, double rate, int seed, TextWrit
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
             {
-                failure = $"no answer ({e.GetType().Name}: {e.Message})";
+                failure = $"no answer ({e.GetType().Name}: {e.Message}{(e.InnerException is { } inner ? $" / {inner.GetType().Name}: {inner.Message}" : "")})";
                 if (key is null)
                 {
                     // Sent, answer lost: only a keyed webhook can be retried safely.

@@ -258,9 +258,17 @@ public sealed partial class ProcessSoak(ChaosOptions options, TextWriter output)
             await AwaitExitAsync(silo, termination);
             if (termReplacementWhileStarting)
             {
+                // From its first log line on (the runtime has booted and the silo's own code runs), at a random
+                // moment of its start: preparing the schema, or joining the cluster.
                 var starting = StartSiloProcess(slot);
-                await Task.Delay(TimeSpan.FromMilliseconds(random.Next(300, 2500)), cancellationToken);
-                if (!starting.HasExited)
+                var booted = Stopwatch.StartNew();
+                while (!starting.HasExited && !starting.Output.Contains("Starting: preparing the database schema", StringComparison.Ordinal) && booted.Elapsed < ReadyTimeout)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(20), cancellationToken);
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(random.Next(0, 2500)), cancellationToken);
+                if (!starting.HasExited && !await IsReadyAsync(starting))
                 {
                     var early = Record(TerminationKind.SigtermStarting, starting.Name, starting.Terminate(), starting.SiloPort);
                     Log($"SIGTERM {starting.Name} while it starts");
@@ -273,6 +281,20 @@ public sealed partial class ProcessSoak(ChaosOptions options, TextWriter output)
         finally
         {
             Release(slot);
+        }
+    }
+
+    private static async Task<bool> IsReadyAsync(ProgramProcess silo)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        try
+        {
+            using var response = await http.GetAsync(new Uri(silo.HttpAddress, "/health/ready"));
+            return response.StatusCode == HttpStatusCode.OK;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return false;
         }
     }
 
@@ -341,7 +363,8 @@ public sealed partial class ProcessSoak(ChaosOptions options, TextWriter output)
     {
         try
         {
-            termination.ExitedAt = await process.Exited.WaitAsync(GracePeriod);
+            var left = termination.SignalledAt + GracePeriod - DateTime.UtcNow;
+            termination.ExitedAt = await process.Exited.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero);
         }
         catch (TimeoutException)
         {
@@ -427,7 +450,8 @@ public sealed partial class ProcessSoak(ChaosOptions options, TextWriter output)
 
             try
             {
-                await gateway.WaitReadyAsync(ReadyTimeout, cancellationToken);
+                // Listening is enough: intake stores runs whether or not the gateway has reached the cluster yet.
+                await gateway.WaitHealthyAsync("/health/live", ReadyTimeout, cancellationToken);
                 return;
             }
             catch (InvalidOperationException) when (gateway.HasExited && attempt < 30)

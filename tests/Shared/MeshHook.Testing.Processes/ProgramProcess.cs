@@ -166,7 +166,14 @@ public sealed class ProgramProcess : IAsyncDisposable
     /// <summary>
     /// Waits until <c>GET /health/ready</c> answers 200; fails at once, with the output, if the process exits first.
     /// </summary>
-    public async Task WaitReadyAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    public Task WaitReadyAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        WaitHealthyAsync("/health/ready", timeout, cancellationToken);
+
+    /// <summary>
+    /// Waits until <paramref name="path"/> (e.g. <c>/health/live</c>: listening) answers 200; fails at once, with the
+    /// output, if the process exits first.
+    /// </summary>
+    public async Task WaitHealthyAsync(string path, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         using var http = new HttpClient { BaseAddress = HttpAddress, Timeout = ReadyProbeTimeout };
         var clock = Stopwatch.StartNew();
@@ -182,7 +189,7 @@ public sealed class ProgramProcess : IAsyncDisposable
 
             try
             {
-                using var response = await http.GetAsync("/health/ready", cancellationToken);
+                using var response = await http.GetAsync(path, cancellationToken);
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
                     return;
@@ -197,7 +204,7 @@ public sealed class ProgramProcess : IAsyncDisposable
 
             if (clock.Elapsed > timeout)
             {
-                throw new TimeoutException($"{Name} was not ready within {timeout.TotalSeconds:0.#} s (last: {last}); output:\n{Tail()}");
+                throw new TimeoutException($"{Name}: {path} did not answer 200 within {timeout.TotalSeconds:0.#} s (last: {last}); output:\n{Tail()}");
             }
 
             await Task.Delay(ReadyPoll, cancellationToken);
