@@ -90,6 +90,8 @@ public static class GatewayHostingExtensions
                 o.Invariant = Invariant;
                 o.ConnectionString = connectionString;
             });
+            // A run that cannot reach Postgres answers with the Npgsql exception: decoded, it maps to 503 (GrainCalls).
+            client.Services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(MeshHook.Grains.ClusterErrors.AllowStoreExceptions);
             client.Services.AddOptions<Orleans.Configuration.GatewayOptions>().Configure<IOptions<GatewayOptions>>((orleans, gateway) =>
                 orleans.GatewayListRefreshPeriod = gateway.Value.GatewayListRefreshPeriod);
         });

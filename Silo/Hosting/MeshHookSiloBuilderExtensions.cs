@@ -55,6 +55,8 @@ public static class MeshHookSiloBuilderExtensions
         });
 
         var services = silo.Services;
+        // A run that cannot reach Postgres answers its caller with the Npgsql exception, which the gateway maps to 503.
+        services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(MeshHook.Grains.ClusterErrors.AllowStoreExceptions);
 
         services.AddFailureDetection(configuration);
         services.AddOptions<RunOptions>().Bind(configuration.GetSection(RunOptions.Section)).ValidateDataAnnotations().ValidateOnStart();

@@ -77,6 +77,15 @@ public static class SiloProgram
                 await app.DisposeAsync();
                 return 0;
             }
+            catch (Exception e) when (MeshHook.Grains.ClusterErrors.IsStoreUnavailable(e))
+            {
+                // Postgres went away between the schema step and joining the cluster: the same one line and exit code
+                // as when it cannot be reached at all, instead of an unhandled exception (exit 134) and its stack.
+                var target = new NpgsqlConnectionStringBuilder(connectionString);
+                await Console.Error.WriteLineAsync(
+                    $"MeshHook.Silo: lost the database at {target.Host}:{target.Port}/{target.Database} while joining the cluster: {e.Message}");
+                return DatabaseError;
+            }
 
             // From here on the host's own signal handling (and ShutdownSignals, for a second signal) takes over.
             startup.Dispose();

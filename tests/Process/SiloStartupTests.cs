@@ -156,6 +156,48 @@ public sealed class SiloStartupTests
         silo.Output.Should().Contain("Stop requested while starting (preparing the schema)");
     }
 
+    /// <summary>
+    /// The chaos soak restarted Postgres while a silo started: the schema step had passed, Orleans' start then failed
+    /// on the database, and the silo died of the unhandled exception (exit 134, a page of stack trace). It now exits
+    /// with the database error code and one line, as when Postgres cannot be reached at all.
+    /// </summary>
+    [Fact]
+    public async Task Silo_PostgresGoesAwayAfterTheSchemaStep_ExitsWithTheDatabaseErrorAndOneLine()
+    {
+        var connectionString = await PostgresServer.CreateEmptyDatabaseAsync("proc_lostdb");
+        await using var silo = ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo)
+        {
+            Ports = ProgramPorts.Silo,
+            Environment = new Dictionary<string, string?>
+            {
+                ["ConnectionStrings__MeshHook"] = connectionString,
+                ["Orleans__ClusterId"] = $"proc-{Guid.NewGuid():N}",
+            },
+        });
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!silo.Output.Contains("Schema up to date", StringComparison.Ordinal))
+        {
+            silo.HasExited.Should().BeFalse("the silo prepares the schema first; output:\n" + silo.Output);
+            DateTime.UtcNow.Should().BeBefore(deadline, "the schema step should be done by now; output:\n" + silo.Output);
+            await Task.Delay(20);
+        }
+
+        int exitCode;
+        await PostgresServer.SetDatabaseReachableAsync(connectionString, reachable: false);
+        try
+        {
+            exitCode = await silo.WaitForExitAsync(ExitTimeout);
+        }
+        finally
+        {
+            await PostgresServer.SetDatabaseReachableAsync(connectionString, reachable: true);
+        }
+
+        exitCode.Should().Be(3, silo.Output);
+        silo.Output.Should().Contain("MeshHook.Silo: lost the database at 127.0.0.1:");
+        silo.Output.Should().NotContain("Unhandled exception");
+    }
+
     /// <summary>A silo expected to exit before it listens, so it gets no ports.</summary>
     private static ProgramProcess StartSilo(IReadOnlyDictionary<string, string?> environment, params string[] arguments) =>
         ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo) { Arguments = arguments, Environment = environment });

@@ -27,6 +27,28 @@ public static partial class PostgresServer
     }
 
     /// <summary>Creates an empty database with a unique name; returns its connection string.</summary>
+    /// <summary>
+    /// Refuses (or allows again) every connection to the database of <paramref name="connectionString"/>, ending the open
+    /// ones: Postgres down, for that database only, while the server and the other tests' databases go on.
+    /// </summary>
+    public static async Task SetDatabaseReachableAsync(string connectionString, bool reachable)
+    {
+        var database = new NpgsqlConnectionStringBuilder(connectionString).Database!;
+        await using var admin = new NpgsqlConnection(await GetAdminConnectionStringAsync());
+        await admin.OpenAsync();
+        await using (var alter = new NpgsqlCommand($"ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS {(reachable ? "true" : "false")}", admin))
+        {
+            await alter.ExecuteNonQueryAsync();
+        }
+
+        if (!reachable)
+        {
+            await using var terminate = new NpgsqlCommand("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = @db AND pid <> pg_backend_pid()", admin);
+            terminate.Parameters.AddWithValue("db", database);
+            await terminate.ExecuteNonQueryAsync();
+        }
+    }
+
     public static async Task<string> CreateEmptyDatabaseAsync(string prefix)
     {
         var admin = await GetAdminConnectionStringAsync();

@@ -48,7 +48,7 @@ public sealed class PostgresDownDuringDrainTests(OutageDrainCluster cluster) : I
         // with the next step's start) fails. A second after the steps ended, and before five attempts (about 3 s)
         // are used up, the silo is stopped: from then on the checkpoint keeps trying within the drain limit.
         var stepsEnd = DateTime.UtcNow + TimeSpan.FromMilliseconds(slowMs);
-        await SetReachableAsync(false);
+        await PostgresServer.SetDatabaseReachableAsync(cluster.ConnectionString, reachable: false);
         Task stopping;
         try
         {
@@ -58,7 +58,7 @@ public sealed class PostgresDownDuringDrainTests(OutageDrainCluster cluster) : I
         }
         finally
         {
-            await SetReachableAsync(true);
+            await PostgresServer.SetDatabaseReachableAsync(cluster.ConnectionString, reachable: true);
             // The test's own pooled connections were ended too.
             cluster.DataSource.Clear();
         }
@@ -94,24 +94,5 @@ public sealed class PostgresDownDuringDrainTests(OutageDrainCluster cluster) : I
         }
 
         return ids;
-    }
-
-    /// <summary>Refuses (or allows again) every connection to this test's database, ending the open ones: Postgres down, for this database only.</summary>
-    private async Task SetReachableAsync(bool reachable)
-    {
-        var database = new NpgsqlConnectionStringBuilder(cluster.ConnectionString).Database!;
-        await using var admin = new NpgsqlConnection(await PostgresServer.GetAdminConnectionStringAsync());
-        await admin.OpenAsync();
-        await using (var alter = new NpgsqlCommand($"ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS {(reachable ? "true" : "false")}", admin))
-        {
-            await alter.ExecuteNonQueryAsync();
-        }
-
-        if (!reachable)
-        {
-            await using var terminate = new NpgsqlCommand("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = @db AND pid <> pg_backend_pid()", admin);
-            terminate.Parameters.AddWithValue("db", database);
-            await terminate.ExecuteNonQueryAsync();
-        }
     }
 }
