@@ -73,8 +73,17 @@ public static class SiloProgram
                 // Stopped while joining the cluster: stop what started, the ordinary way (the shutdown sequence runs
                 // for the stages that started), then exit 0.
                 app.Logger.LogInformation("Stop requested while starting (joining the cluster): stopping what started");
-                await app.StopAsync(CancellationToken.None);
-                await app.DisposeAsync();
+                try
+                {
+                    await app.StopAsync(CancellationToken.None);
+                }
+                catch (Exception e) when (e is InvalidOperationException or AggregateException)
+                {
+                    // Orleans refuses to stop a silo whose start did not get far enough to run ("not in the Running
+                    // state"): it never joined, so it holds nothing and there is nothing more to stop.
+                    app.Logger.LogInformation("Stopped while starting: the silo had not joined the cluster ({Message})", e.Message);
+                }
+
                 return 0;
             }
             catch (Exception e) when (MeshHook.Grains.ClusterErrors.IsStoreUnavailable(e))

@@ -198,6 +198,70 @@ public sealed class SiloStartupTests
         silo.Output.Should().NotContain("Unhandled exception");
     }
 
+    /// <summary>
+    /// SIGTERM while the silo joins the cluster. The chaos soak saw such a silo die of an unhandled exception (exit 134):
+    /// Orleans refuses to stop a silo whose start did not run far enough. Here the join is parked on the membership
+    /// table, which the test holds locked, and the silo gets SIGTERM there.
+    /// </summary>
+    [Fact]
+    public async Task Silo_SigtermWhileJoiningTheCluster_ExitsZero()
+    {
+        var connectionString = await PostgresServer.CreateEmptyDatabaseAsync("proc_joinsig");
+        await using (var migrate = StartSilo(new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = connectionString }, "--migrate"))
+        {
+            (await migrate.WaitForExitAsync(ExitTimeout)).Should().Be(0, migrate.Output);
+        }
+
+        await using var holder = new Npgsql.NpgsqlConnection(connectionString);
+        await holder.OpenAsync();
+        var hold = await holder.BeginTransactionAsync();
+        await using (var take = new Npgsql.NpgsqlCommand("LOCK TABLE orleans_membership IN ACCESS EXCLUSIVE MODE", holder, hold))
+        {
+            await take.ExecuteNonQueryAsync();
+        }
+
+        await using var silo = ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo)
+        {
+            Ports = ProgramPorts.Silo,
+            Environment = new Dictionary<string, string?>
+            {
+                ["ConnectionStrings__MeshHook"] = connectionString,
+                ["Orleans__ClusterId"] = $"proc-{Guid.NewGuid():N}",
+            },
+        });
+        int exitCode;
+        try
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (true)
+            {
+                silo.HasExited.Should().BeFalse("the silo waits for the membership table; output:\n" + silo.Output);
+                await using var waiting = new Npgsql.NpgsqlCommand(
+                    "SELECT count(*) FROM pg_locks WHERE relation = 'orleans_membership'::regclass AND NOT granted", holder, hold);
+                if ((long)(await waiting.ExecuteScalarAsync())! > 0)
+                {
+                    break;
+                }
+
+                DateTime.UtcNow.Should().BeBefore(deadline, "the silo should be joining by now; output:\n" + silo.Output);
+                await Task.Delay(100);
+            }
+
+            silo.Terminate();
+            // Orleans' membership read may not heed the cancellation: let it through a moment later.
+            await Task.WhenAny(silo.Exited, Task.Delay(TimeSpan.FromSeconds(3)));
+        }
+        finally
+        {
+            await hold.RollbackAsync();
+        }
+
+        exitCode = await silo.WaitForExitAsync(ExitTimeout);
+        exitCode.Should().Be(0, "a SIGTERM while joining is a clean stop; output:\n" + silo.Output);
+        silo.Output.Should().Contain("Stop requested while starting (joining the cluster)");
+        silo.Output.Should().NotContain("Unhandled exception");
+    }
+
     /// <summary>A silo expected to exit before it listens, so it gets no ports.</summary>
     private static ProgramProcess StartSilo(IReadOnlyDictionary<string, string?> environment, params string[] arguments) =>
         ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo) { Arguments = arguments, Environment = environment });

@@ -3,7 +3,14 @@ using Npgsql;
 namespace MeshHook.Bench.Chaos;
 
 /// <summary>One event of a run's history, as the audit reads it from workflow_events.</summary>
-public sealed record AuditEvent(int Seq, DateTime Ts, string Type, string? NodeId, string? Silo, string? Status);
+/// <param name="Seq">Its place in the run's history.</param>
+/// <param name="Ts">When the engine recorded it (UTC).</param>
+/// <param name="Type">The event type.</param>
+/// <param name="NodeId">The step it is about, if any.</param>
+/// <param name="Silo">The silo named in its payload (hand-off, resume, interruption).</param>
+/// <param name="Status">For run_completed: the run's final status.</param>
+/// <param name="To">For run_handed_off: <c>survivor</c> or <c>storage</c> (no other silo was active).</param>
+public sealed record AuditEvent(int Seq, DateTime Ts, string Type, string? NodeId, string? Silo, string? Status, string? To);
 
 /// <summary>A run the soak got a 202 for.</summary>
 public sealed record AcceptedRun(Guid RunId, string Slug);
@@ -251,7 +258,7 @@ public static class ChaosAudit
         await connection.OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
             """
-            SELECT run_id, seq, ts, type, payload->>'nodeId', payload->>'silo', payload->>'status'
+            SELECT run_id, seq, ts, type, payload->>'nodeId', payload->>'silo', payload->>'status', payload->>'to'
             FROM workflow_events WHERE run_id = ANY(@ids) ORDER BY run_id, seq
             """, connection);
         command.Parameters.AddWithValue("ids", runIds);
@@ -265,7 +272,8 @@ public static class ChaosAudit
                 reader.GetString(3),
                 reader.IsDBNull(4) ? null : reader.GetString(4),
                 reader.IsDBNull(5) ? null : reader.GetString(5),
-                reader.IsDBNull(6) ? null : reader.GetString(6)));
+                reader.IsDBNull(6) ? null : reader.GetString(6),
+                reader.IsDBNull(7) ? null : reader.GetString(7)));
         }
 
         return histories;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using System.Text.Json;
 using MeshHook.Bench.Infrastructure;
 using MeshHook.Testing.Processes;
 using Npgsql;
@@ -118,6 +119,9 @@ public sealed partial class ProcessSoak(ChaosOptions options, TextWriter output)
             await output.WriteLineAsync($"{_clock.Elapsed.TotalSeconds,7:F1}s settled in {settle.Elapsed.TotalSeconds:F1} s ({unfinished.Count} run(s) still unfinished)");
             var audit = await ChaosAudit.RunAsync(_connectionString, accepted, [.. peer.Requests], cancellationToken);
             var shutdowns = await ShutdownRowsAsync(cancellationToken);
+            // The raw material of the figures, for a look after the fact: what was done when, and every run's history.
+            await File.WriteAllTextAsync(Path.Combine(_logs, "terminations.json"), JsonSerializer.Serialize(_terminations), cancellationToken);
+            await File.WriteAllTextAsync(Path.Combine(_logs, "histories.json"), JsonSerializer.Serialize(audit.Histories), cancellationToken);
             var report = new ChaosReport(options, output);
             var passed = await report.PrintAsync(audit, load, _terminations, shutdowns, _clock.Elapsed);
             await output.WriteLineAsync($"process logs: {_logs}");
@@ -374,6 +378,7 @@ public sealed partial class ProcessSoak(ChaosOptions options, TextWriter output)
         }
 
         termination.ExitCode = process.ExitCode;
+        termination.StoppedWhileStarting = process.Output.Contains("Stop requested while starting", StringComparison.Ordinal);
         termination.ReportLine = process.Output.Split('\n').LastOrDefault(l => l.Contains("Shutdown report:", StringComparison.Ordinal))?.Trim();
         Log($"{process.Name} exited {process.ExitCode} after {(termination.ExitedAt.Value - termination.SignalledAt).TotalSeconds:F1} s{(termination.OverGrace ? " (killed at the grace period)" : "")}");
     }

@@ -56,6 +56,9 @@ public sealed class Termination
     /// <summary>The silo's own last report line, "Shutdown report: ...", if it logged one.</summary>
     public string? ReportLine { get; set; }
 
+    /// <summary>The silo logged that the stop came while it was starting (before it joined the cluster).</summary>
+    public bool StoppedWhileStarting { get; set; }
+
     /// <summary>Filled in by the report: the verdict and, when not graceful, why.</summary>
     public string? NotGracefulBecause { get; set; }
 
