@@ -49,4 +49,23 @@ if ! grep -q "Test run summary" "$log"; then
   failed=$((failed + 1))
 fi
 rm -f "$log"
+
+# The chaos soak, short: each run is one test (its own throwaway Postgres, which it restarts; see docs/reliability.md).
+# A fixed seed, so a failure here replays with the same command.
+chaos() {
+  local name=$1; shift
+  local out
+  out=$(mktemp -t meshhook-chaos.XXXXXX)
+  echo "chaos soak ($name): bench/run-chaos.sh $*"
+  if bench/run-chaos.sh "$@" >"$out" 2>&1; then
+    passed=$((passed + 1))
+    sed -n '/^-----/,$p' "$out"
+  else
+    failed=$((failed + 1))
+    echo "chaos soak ($name) FAILED; its output:"
+    cat "$out"
+  fi
+  rm -f "$out"
+}
+chaos process --minutes 2 --seed 20261202
 finish "${passed:-0}" "${failed:-0}"
