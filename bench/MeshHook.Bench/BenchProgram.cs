@@ -15,6 +15,11 @@ public static class BenchProgram
             return await Intake.IntakeCommand.RunAsync(args[1..]);
         }
 
+        if (command == "chaos-inprocess")
+        {
+            return await Chaos.InProcess.InProcessCommand.RunAsync(args[1..]);
+        }
+
         if (command is not ("throughput" or "scalein"))
         {
             await Console.Error.WriteLineAsync("usage: MeshHook.Bench throughput [--duration 8s] [--warmup 2s] [--concurrency 1,16,64] [--rounds 2] [--silos 1]");
