@@ -504,6 +504,8 @@ public sealed class InProcessSoak(ChaosOptions options, TextWriter output)
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"machine: {Environment.ProcessorCount} cores; setup {setup.TotalSeconds:0.0} s; load {RunsPerSecond} runs/s ({string.Join(", ", Mix.Select(w => $"{w.Slug} {w.Weight}%"))}); " +
             $"drain limit {ChaosWorkflows.DrainTimeout.TotalSeconds:0} s; silo log {log.Path}"));
+        output.WriteLine("covers: the graceful stop sequence as SIGTERM starts it (host StopAsync), Force() as a second SIGTERM, hand-off between silos, " +
+            "intake and cancels during stops; not: signals, process exit, fast exit, crashes (SIGKILL), one process per silo");
     }
 
     private async Task StopQuietlyAsync(string what, object? resource)
