@@ -41,8 +41,8 @@ public sealed class InProcessSoak(ChaosOptions options, TextWriter output)
     /// <summary>The container's grace period (Kubernetes' default, the silo's MeshHook:Shutdown:GracePeriod).</summary>
     public static readonly TimeSpan GracePeriod = TimeSpan.FromSeconds(30);
 
-    /// <summary>Runs created per second: about a third of what this 2-core machine sustains next to the silo churn.</summary>
-    private const double RunsPerSecond = 5;
+    /// <summary>Runs created per second: enough for several steps in flight on each stopped silo, little enough to leave the churn its share of the 2 cores.</summary>
+    private const double RunsPerSecond = 4;
 
     /// <summary>Share of the rounds that stop two silos at once.</summary>
     private const double TwoAtOnceShare = 0.05;

@@ -16,7 +16,8 @@ public sealed class SoakLoad(RunStore store, IGrainFactory grains, IReadOnlyList
     /// <summary>Share of the cancelable runs that get a cancel while they run.</summary>
     private const double CancelShare = 0.05;
 
-    private const int StartAttempts = 8;
+    /// <summary>A grain call's time, retries included (the gateway's MeshHook:Gateway:GrainCallTimeout default).</summary>
+    private static readonly TimeSpan CallBudget = TimeSpan.FromSeconds(15);
 
     private readonly Random _random = new(seed);
     private readonly ConcurrentQueue<AcceptedRun> _accepted = new();
@@ -150,22 +151,26 @@ public sealed class SoakLoad(RunStore store, IGrainFactory grains, IReadOnlyList
 
     private async Task<bool> CallAsync(Func<Task> call, string what, bool countRetries)
     {
+        // As the gateway's GrainCalls: transient failures (a silo leaving, a gateway rejecting, a lost connection, a
+        // timeout) are retried with a growing pause within one overall budget; a run whose start outlasts it stays
+        // queued in Postgres for the recovery sweep, as after a real intake.
+        var budget = Stopwatch.StartNew();
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                await call();
+                var left = CallBudget - budget.Elapsed;
+                await call().WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero);
                 return true;
             }
-            catch (Exception e) when (ClusterErrors.IsTransient(e) && attempt < StartAttempts)
+            catch (Exception e) when (ClusterErrors.IsTransient(e) && budget.Elapsed < CallBudget)
             {
-                // As the gateway's GrainCalls: a silo leaving, a gateway rejecting, a lost connection.
                 if (countRetries)
                 {
                     Interlocked.Increment(ref _startRetries);
                 }
 
-                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt));
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(100 * (1 << Math.Min(attempt, 5)), 2000)));
             }
             catch (Exception e)
             {
