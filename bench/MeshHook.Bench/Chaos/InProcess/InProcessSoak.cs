@@ -69,6 +69,8 @@ public sealed class InProcessSoak(ChaosOptions options, TextWriter output)
         ChaosPeer? peer = null;
         SoakLog? log = null;
         SoakCluster? cluster = null;
+        CancellationTokenSource? stopLoad = null;
+        Task? loading = null;
         var background = new List<Task>();
         try
         {
@@ -88,8 +90,8 @@ public sealed class InProcessSoak(ChaosOptions options, TextWriter output)
             await PrintSetupAsync(postgres, dataSource, started.Elapsed, log, cancellationToken);
 
             var load = new SoakLoad(store, cluster.Grains, Mix, RunsPerSecond, unchecked(options.Seed * 31 + 7) & 0x7fffffff);
-            using var stopLoad = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var loading = load.RunAsync(stopLoad.Token);
+            stopLoad = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            loading = load.RunAsync(stopLoad.Token);
             await Task.Delay(WarmUp, cancellationToken);
 
             var cycle = Stopwatch.StartNew();
@@ -119,7 +121,15 @@ public sealed class InProcessSoak(ChaosOptions options, TextWriter output)
         }
         finally
         {
-            // Everything started is stopped, in reverse order, whatever happened above.
+            // Everything started is stopped, in reverse order, whatever happened above: the load first, then the silo
+            // starts and disposals under way (a silo still starting would otherwise outlive the cluster).
+            if (stopLoad is not null)
+            {
+                await stopLoad.CancelAsync();
+                await StopQuietlyAsync("load", loading);
+                stopLoad.Dispose();
+            }
+
             await StopQuietlyAsync("background", Task.WhenAll(background));
             await StopQuietlyAsync("cluster", cluster);
             await StopQuietlyAsync("peer", peer);
@@ -164,7 +174,9 @@ public sealed class InProcessSoak(ChaosOptions options, TextWriter output)
             foreach (var victim in victims)
             {
                 // The replacement starts while the stop proceeds, as a deployment's surge pod would.
-                starts.Add(ReplaceAsync(cluster, active, log, cancellationToken));
+                var start = ReplaceAsync(cluster, active, log, cancellationToken);
+                starts.Add(start);
+                background.Add(start);
             }
 
             var index = stops.Count;
