@@ -17,7 +17,10 @@ public static class BenchProgram
 
         if (command == "chaos")
         {
-            return await Chaos.ChaosCommand.RunAsync(args[1..]);
+            // --in-process selects the in-process mode; both parse the same options.
+            return args.Contains("--in-process")
+                ? await Chaos.InProcess.InProcessCommand.RunAsync(args[1..])
+                : await Chaos.ChaosCommand.RunAsync(args[1..]);
         }
 
         if (command is not ("throughput" or "scalein"))

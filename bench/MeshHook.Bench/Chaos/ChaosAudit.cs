@@ -71,7 +71,16 @@ public static class ChaosAudit
         return [.. runIds.Where(id => !Finished.Contains(statuses.GetValueOrDefault(id) ?? ""))];
     }
 
-    public static async Task<AuditResult> RunAsync(string connectionString, IReadOnlyCollection<AcceptedRun> accepted, IReadOnlyCollection<PeerRequest> peerRequests, CancellationToken cancellationToken)
+    public static Task<AuditResult> RunAsync(string connectionString, IReadOnlyCollection<AcceptedRun> accepted, IReadOnlyCollection<PeerRequest> peerRequests, CancellationToken cancellationToken) =>
+        RunAsync(connectionString, accepted, peerRequests, ChaosWorkflows.All, cancellationToken);
+
+    /// <summary>The audit of runs drawn from another mix than <see cref="ChaosWorkflows.All"/> (the in-process soak's).</summary>
+    public static async Task<AuditResult> RunAsync(
+        string connectionString,
+        IReadOnlyCollection<AcceptedRun> accepted,
+        IReadOnlyCollection<PeerRequest> peerRequests,
+        IReadOnlyList<ChaosWorkflow> mix,
+        CancellationToken cancellationToken)
     {
         var runIds = accepted.Select(a => a.RunId).Distinct().ToArray();
         var statuses = await StatusesAsync(connectionString, runIds, cancellationToken);
@@ -127,7 +136,7 @@ public static class ChaosAudit
                 }
             }
 
-            var workflow = ChaosWorkflows.BySlug(slugOf[runId]);
+            var workflow = mix.First(w => w.Slug == slugOf[runId]);
             foreach (var node in workflow.Nodes)
             {
                 var starts = IndexesOf(events, "step_started", node);
@@ -178,7 +187,7 @@ public static class ChaosAudit
         {
             var key = group.Key;
             if (!TryParseKey(key, out var runId, out var nodeId) || !slugOf.TryGetValue(runId, out var slug)
-                || !ChaosWorkflows.BySlug(slug).HttpPaths.TryGetValue(nodeId, out var path))
+                || !mix.First(w => w.Slug == slug).HttpPaths.TryGetValue(nodeId, out var path))
             {
                 keys.Add($"{group.Count()} request(s) to {group.First().Path} with Idempotency-Key '{key}', which is no accepted run's step");
                 continue;
