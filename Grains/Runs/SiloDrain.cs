@@ -18,12 +18,25 @@ public sealed class SiloDrain : IDisposable
     private int _runsHandedOff;
     private volatile bool _draining;
     private volatile bool _forced;
+    private string? _cutOffReason;
 
     /// <summary>True from the first moment of a stop: no run here starts a new step.</summary>
     public bool IsDraining => _draining;
 
+    /// <summary>The <c>run_interrupted</c> reason of a step cut off at the drain limit.</summary>
+    public const string DrainLimitReached = "drain limit reached";
+
+    /// <summary>The <c>run_interrupted</c> reason of a step cut off by a second signal.</summary>
+    public const string ForcedStop = "forced stop";
+
     /// <summary>True when the steps still running were cut off before finishing on their own.</summary>
     public bool Forced => _forced;
+
+    /// <summary>
+    /// Why steps were cut off (<see cref="DrainLimitReached"/> or <see cref="ForcedStop"/>), null before. Recorded where the
+    /// cut-off happens: a grain comparing clocks got it wrong when the timer fired a moment before the deadline.
+    /// </summary>
+    public string? CutOffReason => Volatile.Read(ref _cutOffReason);
 
     /// <summary>Cancelled when the drain limit passes or the stop is forced; steps in flight run under it.</summary>
     public CancellationToken StepCancellation => _stepCancellation.Token;
@@ -136,6 +149,9 @@ public sealed class SiloDrain : IDisposable
         {
             _forced = true;
         }
+
+        // The first cut-off is the one steps saw.
+        Interlocked.CompareExchange(ref _cutOffReason, forced ? ForcedStop : DrainLimitReached, null);
 
         try
         {

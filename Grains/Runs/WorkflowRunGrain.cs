@@ -241,9 +241,16 @@ public sealed partial class WorkflowRunGrain(
             }
         }
 
+        var run = state.State;
+        if (run.Status.IsFinished())
+        {
+            // The step in flight was the run's last (or it failed): the run ended during the drain, and its terminal
+            // event must stay the last of its history. Nothing to hand off.
+            return;
+        }
+
         var survivor = membership.CurrentSnapshot.Members.Values
             .Any(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(silo.SiloAddress));
-        var run = state.State;
         run.SuspendedAt ??= time.GetUtcNow();
         var handOff = new JObject
         {
@@ -397,7 +404,7 @@ public sealed partial class WorkflowRunGrain(
                 catch (StepInterruptedException)
                 {
                     drain.ExitStep(StepExit.Interrupted);
-                    var why = drain.Forced && drain.Deadline > time.GetUtcNow() ? "forced stop" : "drain limit reached";
+                    var why = drain.CutOffReason ?? SiloDrain.DrainLimitReached;
                     AddEvent(RunEventTypes.RunInterrupted, new JObject { ["nodeId"] = node.Id, ["reason"] = why, ["silo"] = silo.Name });
                     run.SuspendedAt = time.GetUtcNow();
                     LogInterrupted(RunId, node.Id, why);

@@ -93,6 +93,52 @@ public sealed class GracefulShutdownTests(DrainCluster cluster) : IClassFixture<
     }
 }
 
+/// <summary>
+/// A run whose last step is in flight when its silo stops. The in-process chaos soak found run_handed_off written after
+/// run_completed: the hand-off checked that the run was unfinished before waiting for its step, not after.
+/// </summary>
+public sealed class LastStepDuringDrainTests(DrainCluster cluster) : IClassFixture<DrainCluster>
+{
+    [Fact]
+    public async Task StopSilo_RunsLastStepInFlight_TheyFinishDuringTheDrain_TerminalEventStaysLast_NothingHandedOff()
+    {
+        const int runs = 12;
+        var slug = await cluster.PublishAsync($$$"""
+            {
+              "nodes": [
+                {"id": "hook", "type": "webhook"},
+                {"id": "last", "type": "http_call", "data": {"method": "POST", "url": "{{{new Uri(cluster.Sink.BaseAddress, "/last?ms=1500")}}}", "body": "trigger.body", "timeoutMs": 20000}}
+              ],
+              "edges": [{"source": "hook", "target": "last"}]
+            }
+            """);
+        var runIds = await Task.WhenAll(Enumerable.Range(0, runs).Select(i => cluster.TriggerAsync(slug, $$"""{"n": {{i}}}""")));
+        await Poll.UntilAsync(
+            () => Task.FromResult(runIds.All(id => cluster.Sink.CountFor($"mh-{id}-last") >= 1)),
+            "every run is inside its last step");
+        var victim = cluster.Cluster.SecondarySilos[^1];
+        var coordinator = cluster.ServicesOf(victim).GetRequiredService<ShutdownCoordinator>();
+
+        await cluster.Cluster.StopSiloAsync(victim);
+        var report = await coordinator.Report.WaitAsync(TimeSpan.FromSeconds(5));
+        var views = await Task.WhenAll(runIds.Select(id => cluster.WaitFinishedAsync(id, TimeSpan.FromSeconds(30))));
+
+        views.Should().AllSatisfy(v => v.Status.Should().Be(RunStatus.Succeeded));
+        foreach (var runId in runIds)
+        {
+            var events = await cluster.Store.ReadEventsAsync(runId, CancellationToken.None);
+            History.ShouldBeConsistent(events);
+            events[^1].Type.Should().Be(RunEventTypes.RunCompleted, $"run {runId}: nothing follows the terminal event");
+            events.Types().Should().NotContain(RunEventTypes.RunHandedOff, "a run that finished during the drain has nothing to hand off");
+            cluster.Sink.CountFor($"mh-{runId}-last").Should().Be(1);
+        }
+
+        report.StepsCompleted.Should().BePositive("the victim hosted some of the runs; their last steps completed during the drain");
+        report.RunsHandedOff.Should().Be(0);
+        report.Forced.Should().BeFalse();
+    }
+}
+
 public sealed class DrainLimitTests(ShortDrainCluster cluster) : IClassFixture<ShortDrainCluster>
 {
     [Fact]
