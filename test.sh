@@ -68,4 +68,5 @@ chaos() {
   rm -f "$out"
 }
 chaos process --minutes 2 --seed 20261202
+chaos in-process --in-process --stops 200 --seed 20261202
 finish "${passed:-0}" "${failed:-0}"

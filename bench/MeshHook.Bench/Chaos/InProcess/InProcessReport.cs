@@ -19,7 +19,10 @@ public static class InProcessReport
         output.WriteLine();
         output.WriteLine("== in-process chaos soak ==");
         Row(output, "stops", $"{stops.Count} of {r.Options.Stops} ({stops.Count(s => s.TwoAtOnce)} in {stops.Count(s => s.TwoAtOnce) / 2} rounds of two at once)");
-        Row(output, "graceful", $"{r.Graceful} of {r.Unforced.Count} stops without a second signal: {Percent(r.GracefulRate)}");
+        var sample = r.Unforced.Count < InProcessResult.RateNeedsStops
+            ? $" (fewer than {InProcessResult.RateNeedsStops} stops: too small a sample to state {Percent(InProcessResult.RequiredRate)})"
+            : "";
+        Row(output, "graceful", $"{r.Graceful} of {r.Unforced.Count} stops without a second signal: {Percent(r.GracefulRate)}{sample}");
         Row(output, "  drain limit reached", $"{r.Unforced.Count(s => s.CutOffAtDrainLimit)} (report Forced=true because steps outlasted the {ChaosWorkflows.DrainTimeout.TotalSeconds:0} s drain limit; no second signal; not graceful)");
         Row(output, "  report Forced=false", $"{r.Unforced.Count(s => s.Report is { Forced: false })} of {r.Unforced.Count}");
         Row(output, "forced (second signal)", $"{r.Forced.Count}: report Forced=true {r.Forced.Count(s => s.Report?.Forced == true)}, without other problems {r.Forced.Count(s => s.Problems.Count == 0)}");
@@ -95,7 +98,7 @@ public static class InProcessReport
         }
 
         output.WriteLine(failures.Count == 0
-            ? $"PASSED: every invariant holds and {Percent(r.GracefulRate)} of the stops were graceful. seed {r.Options.Seed}"
+            ? $"PASSED: every invariant holds; {Percent(r.GracefulRate)} of the stops were graceful. seed {r.Options.Seed}"
             : $"FAILED: {string.Join("; ", failures)}. seed {r.Options.Seed}");
     }
 

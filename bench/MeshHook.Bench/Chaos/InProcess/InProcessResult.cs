@@ -98,8 +98,12 @@ public sealed class InProcessResult
 
     public bool AllStopsDone => Stops.Count >= Options.Stops;
 
-    public bool GracefulEnough =>
-        Graceful == Unforced.Count || (Unforced.Count >= RateNeedsStops && GracefulRate >= RequiredRate);
+    /// <summary>
+    /// As the issue and the process soak judge it: over <see cref="RateNeedsStops"/> stops or more the rate must reach
+    /// <see cref="RequiredRate"/>; below that the rate is printed with every ungraceful stop's reason, not judged
+    /// (the invariants still are).
+    /// </summary>
+    public bool GracefulEnough => Unforced.Count < RateNeedsStops || GracefulRate >= RequiredRate;
 
     public bool ForcedStopsClean => Forced.All(s => s.Problems.Count == 0);
 

@@ -74,7 +74,7 @@ public sealed class InProcessSoak(ChaosOptions options, TextWriter output)
         var background = new List<Task>();
         try
         {
-            postgres = await BenchPostgres.StartAsync(cancellationToken);
+            postgres = await BenchPostgres.StartAsync(cancellationToken, throwaway: true);
             var connectionString = await postgres.CreateDatabaseAsync("meshhook_chaos", cancellationToken);
             await SchemaMigrator.MigrateAsync(connectionString, NullLogger.Instance, cancellationToken);
             dataSource = new NpgsqlDataSourceBuilder(connectionString) { Name = "chaos-soak" }.Build();
