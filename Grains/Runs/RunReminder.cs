@@ -130,6 +130,10 @@ internal sealed partial class RunReminder(
         }
         catch (Exception e)
         {
+            // The handle may be stale (a registration of an earlier activation landed after it): the next try, at the
+            // leftover reminder's tick, looks the reminder up.
+            _handle = null;
+            _pending = null;
             LogRemovalFailed(e, runId);
         }
     }
