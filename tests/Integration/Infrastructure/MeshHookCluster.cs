@@ -46,6 +46,7 @@ public class MeshHookCluster : IAsyncLifetime
         _dataSource = NpgsqlDataSource.Create(ConnectionString);
         Store = new RunStore(_dataSource);
         Sink = await HttpSink.StartAsync();
+        await PrepareDatabaseAsync();
 
         var builder = new TestClusterBuilder(InitialSilos);
         // Off: the test cluster would otherwise swap in its in-memory membership for the Postgres one.
@@ -63,6 +64,9 @@ public class MeshHookCluster : IAsyncLifetime
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }
+
+    /// <summary>Changes to the migrated database before any silo starts (the Orleans providers read their queries at start).</summary>
+    protected virtual Task PrepareDatabaseAsync() => Task.CompletedTask;
 
     /// <summary>Last changes to the cluster before it is built (e.g. real sockets for a client outside the test cluster).</summary>
     protected virtual void Configure(TestClusterBuilder builder)
