@@ -25,6 +25,9 @@ internal sealed partial class RunReminder(
     TimeProvider time,
     ILogger logger)
 {
+    // A registration merely slowed down by load lands within this; past it (or when it fails) the run's missing
+    // reminder is worth a warning. Shorter than the 20 s Orleans holds a registration while its service loads.
+    private static readonly TimeSpan WarnAfter = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
 
@@ -36,6 +39,7 @@ internal sealed partial class RunReminder(
     private CancellationTokenSource? _retries;
     private long _missingSince;
     private int _attempts;
+    private bool _warned;
     private bool _removed;
 
     /// <summary>
@@ -44,6 +48,7 @@ internal sealed partial class RunReminder(
     /// </summary>
     public async Task RegisterAsync()
     {
+        _missingSince = time.GetTimestamp();
         var call = Register();
         try
         {
@@ -52,12 +57,17 @@ internal sealed partial class RunReminder(
         catch (Exception e)
         {
             run.ReminderMissing = true;
-            _pending = call.IsCompleted ? null : call;
-            metrics.RunWithoutReminder();
-            var reason = e is TimeoutException && !call.IsCompleted
-                ? $"no answer from Orleans' reminder service within {options.ReminderWait.TotalSeconds:0.###} s"
-                : $"{e.GetType().Name}: {e.Message}";
-            LogStartedWithoutReminder(runId, reason);
+            if (call.IsCompleted)
+            {
+                Warn($"{e.GetType().Name}: {e.Message}");
+            }
+            else
+            {
+                // Still in flight: the retry loop waits for it, and warns if it is slow to land.
+                _pending = call;
+                LogWentAhead(runId, options.ReminderWait.TotalSeconds);
+            }
+
             StartRetries();
         }
     }
@@ -67,6 +77,8 @@ internal sealed partial class RunReminder(
     {
         if (run.ReminderMissing && _handle is null && !_removed)
         {
+            _missingSince = time.GetTimestamp();
+            _warned = true;
             metrics.RunWithoutReminder();
             LogResumedWithoutReminder(runId);
             StartRetries();
@@ -169,7 +181,6 @@ internal sealed partial class RunReminder(
             return;
         }
 
-        _missingSince = time.GetTimestamp();
         _retries = new CancellationTokenSource();
         _ = RetryAsync(_retries.Token);
     }
@@ -189,7 +200,7 @@ internal sealed partial class RunReminder(
             var call = _pending ??= Register();
             try
             {
-                var handle = await call.WaitAsync(stop);
+                var handle = await WaitAndWarnAsync(call, stop);
                 _pending = null;
                 Landed(handle);
                 LogRegisteredLate(runId, time.GetElapsedTime(_missingSince).TotalSeconds, _attempts);
@@ -204,6 +215,7 @@ internal sealed partial class RunReminder(
             catch (Exception e)
             {
                 _pending = null;
+                Warn($"{e.GetType().Name}: {e.Message}");
                 LogRetryFailed(e, runId, _attempts, delay.TotalSeconds);
             }
 
@@ -219,6 +231,42 @@ internal sealed partial class RunReminder(
 
             delay = delay * 2 < MaxRetryDelay ? delay * 2 : MaxRetryDelay;
         }
+    }
+
+    /// <summary>Waits for a registration in flight; warns once if it has not landed <see cref="WarnAfter"/> after the run went on.</summary>
+    private async Task<IGrainReminder> WaitAndWarnAsync(Task<IGrainReminder> call, CancellationToken stop)
+    {
+        var left = WarnAfter - time.GetElapsedTime(_missingSince);
+        if (!_warned && left > TimeSpan.Zero)
+        {
+            try
+            {
+                return await call.WaitAsync(left, time, stop);
+            }
+            catch (TimeoutException) when (!call.IsCompleted)
+            {
+                // Slow to land: warn, and go on waiting.
+            }
+        }
+
+        if (!call.IsCompleted)
+        {
+            Warn($"no answer from Orleans' reminder service {time.GetElapsedTime(_missingSince).TotalSeconds:0} s after the run asked for it");
+        }
+
+        return await call.WaitAsync(stop);
+    }
+
+    private void Warn(string reason)
+    {
+        if (_warned)
+        {
+            return;
+        }
+
+        _warned = true;
+        metrics.RunWithoutReminder();
+        LogStartedWithoutReminder(runId, reason);
     }
 
     private Task<IGrainReminder> Register()
@@ -243,6 +291,9 @@ internal sealed partial class RunReminder(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} started without its reminder ({Reason}); the run goes on and registers it in the background. Until it lands only the recovery sweep brings the run back if it stalls (MeshHook:Recovery:StalledAfter). Check /health/ready of the silos (reminder service) and Postgres' connections")]
     private partial void LogStartedWithoutReminder(Guid runId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Run {RunId} went ahead before its reminder was registered (no answer within {Seconds} s); waiting for it in the background")]
+    private partial void LogWentAhead(Guid runId, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} resumed without its reminder (it never landed); registering it in the background")]
     private partial void LogResumedWithoutReminder(Guid runId);

@@ -15,7 +15,8 @@ public class MeshHookCluster : IAsyncLifetime
 {
     private NpgsqlDataSource? _dataSource;
 
-    private const string ConnectionStringKey = "MeshHookTests:ConnectionString";
+    /// <summary>The silo configuration key that carries the cluster's connection string.</summary>
+    public const string ConnectionStringKey = "MeshHookTests:ConnectionString";
 
     public TestCluster Cluster { get; private set; } = null!;
 
