@@ -166,6 +166,14 @@ public class MeshHookCluster : IAsyncLifetime
             string.Join(", ", last?.Steps.Select(s => $"{s.NodeId}={s.Status}") ?? []));
     }
 
+    /// <summary>How many reminders the run holds in orleans_reminders (its grain id text ends with the run id).</summary>
+    public async Task<long> ReminderCountAsync(Guid runId)
+    {
+        await using var command = DataSource.CreateCommand("SELECT count(*) FROM orleans_reminders WHERE grain_id LIKE '%' || @key");
+        command.Parameters.AddWithValue("key", runId.ToString("N"));
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
     /// <summary>Reads workflow_runs.status straight from Postgres.</summary>
     public async Task<string> RowStatusAsync(Guid runId)
     {
