@@ -45,6 +45,13 @@ public sealed class RunState
     /// <summary>When a drain interrupted or handed off the run; the resume measures recovery time from it.</summary>
     [Id(9)]
     public DateTimeOffset? SuspendedAt { get; set; }
+
+    /// <summary>
+    /// The run went on without its reminder (Orleans' reminder service did not take it in time) and it has not been
+    /// seen to land since: whichever activation holds the run keeps registering it (see <see cref="RunReminder"/>).
+    /// </summary>
+    [Id(10)]
+    public bool ReminderMissing { get; set; }
 }
 
 /// <summary>One step's checkpoint.</summary>

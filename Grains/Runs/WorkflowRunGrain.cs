@@ -12,7 +12,8 @@ namespace MeshHook.Grains.Runs;
 /// <summary>
 /// One workflow run. Executes the DAG one step at a time and checkpoints at every step boundary:
 /// the grain state is written first (the commit point), then workflow_events and workflow_runs are
-/// brought up to date from it. While unfinished the run holds a reminder, so it always comes back.
+/// brought up to date from it. While unfinished the run holds a reminder, so it always comes back (when Orleans'
+/// reminder service is slow to take it, the run does not wait: see <see cref="RunReminder"/>).
 /// </summary>
 /// <remarks>
 /// Placed on the silo that first calls it (a gateway silo, the reminder's silo, the recovery sweep's silo), or on a
@@ -53,7 +54,7 @@ public sealed partial class WorkflowRunGrain(
     // Cancelled by CancelAsync; every step runs under it, including one about to start.
     private readonly CancellationTokenSource _userCancel = new();
     private bool _cancelRequested;
-    private IGrainReminder? _reminder;
+    private RunReminder _reminder = null!;
 
     // A step whose start was saved but which never began here (the drain came first, or it was a durable wait).
     private string? _suspendedNodeId;
@@ -65,6 +66,7 @@ public sealed partial class WorkflowRunGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _reminder = new RunReminder(this, RunId, state.State, options.Value, metrics, time, logger);
         // A run handed off by a stopping silo brings its record along (OnRehydrate): no read, so it resumes sooner.
         _record ??= await store.LoadAsync(RunId, cancellationToken);
         if (_record is null)
@@ -106,6 +108,7 @@ public sealed partial class WorkflowRunGrain(
 
             AddEvent(RunEventTypes.RunResumed, payload);
             LogResumed(RunId, silo.Name);
+            _reminder.RegisterInBackground();
 
             // On a draining silo the run does not start: its deactivation hands it to a survivor.
             EnsureLoop();
@@ -114,6 +117,7 @@ public sealed partial class WorkflowRunGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        _reminder.Stop();
         var run = state.State;
         if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown && _record is not null && run.Initialized && !run.Status.IsFinished())
         {
@@ -156,8 +160,10 @@ public sealed partial class WorkflowRunGrain(
 
         if (!run.Initialized)
         {
-            // The reminder comes first: from here on, whatever happens, the run comes back.
-            _reminder = await this.RegisterOrUpdateReminder(ReminderName, options.Value.ReminderPeriod, options.Value.ReminderPeriod);
+            // The reminder comes first, so that from here on the run comes back whatever happens; but only if Orleans'
+            // reminder service takes it within ReminderWait. Otherwise the run starts anyway and registers it in the
+            // background, and the recovery sweep is the backstop until it lands.
+            await _reminder.RegisterAsync();
             InitializeState();
             LogStarted(RunId, record.Slug, record.Version);
         }
@@ -211,13 +217,14 @@ public sealed partial class WorkflowRunGrain(
 
             if (_record is null || IsFlushed)
             {
-                await UnregisterReminderAsync();
+                await _reminder.RemoveAsync();
             }
 
             return;
         }
 
         // A tick means the run must be making progress: start it if it never was, resume it otherwise.
+        _reminder.Confirm();
         await StartAsync();
     }
 
@@ -596,7 +603,7 @@ public sealed partial class WorkflowRunGrain(
         if (IsFlushed)
         {
             // Still unwritten (Postgres out of reach): the reminder stays, and its next tick writes them.
-            await UnregisterReminderAsync();
+            await _reminder.RemoveAsync();
         }
     }
 
@@ -664,24 +671,6 @@ public sealed partial class WorkflowRunGrain(
     {
         var run = state.State;
         run.Pending.Add(new RunEvent(run.NextSeq++, time.GetUtcNow(), type, payload.ToString(Formatting.None)));
-    }
-
-    private async Task UnregisterReminderAsync()
-    {
-        try
-        {
-            // The handle from registering saves a read; a resumed run looks its reminder up.
-            var reminder = _reminder ?? await this.GetReminder(ReminderName);
-            if (reminder is not null)
-            {
-                await this.UnregisterReminder(reminder);
-            }
-        }
-        catch (Exception e)
-        {
-            // A leftover reminder only wakes a finished run, which then removes it.
-            LogReminderCleanupFailed(e, RunId);
-        }
     }
 
     /// <summary>The step to run next: one cut off earlier (resumed first), else the first ready node in definition order.</summary>
@@ -849,7 +838,4 @@ public sealed partial class WorkflowRunGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} deactivated while unfinished ({Reason}); bringing it back")]
     private partial void LogDeactivatedUnfinished(Guid runId, string reason);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: could not remove its reminder")]
-    private partial void LogReminderCleanupFailed(Exception exception, Guid runId);
 }

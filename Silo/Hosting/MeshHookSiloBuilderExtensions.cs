@@ -22,6 +22,19 @@ public static class MeshHookSiloBuilderExtensions
     public const string GrainDirectorySection = "Orleans:GrainDirectory";
 
     /// <summary>
+    /// Configuration section bound onto Orleans' <see cref="ReminderOptions"/>. Not <c>Orleans:Reminders</c>: Orleans
+    /// reads that section itself, as the configuration of a reminder provider (<c>ProviderType</c>), and refuses to start
+    /// when it holds anything else.
+    /// </summary>
+    public const string ReminderServiceSection = "Orleans:ReminderService";
+
+    /// <summary>
+    /// <c>ReminderOptions.RefreshReminderListPeriod</c> unless configured (Orleans: 5 minutes). It is also how often a
+    /// reminder service whose first load of its range failed tries again, and until one succeeds the silo is not ready.
+    /// </summary>
+    public static readonly TimeSpan DefaultReminderRefreshPeriod = TimeSpan.FromMinutes(1);
+
+    /// <summary>
     /// Everything a MeshHook silo needs besides its endpoints: used by the silo program and by the
     /// in-process test clusters, so both run the same wiring.
     /// </summary>
@@ -61,14 +74,7 @@ public static class MeshHookSiloBuilderExtensions
         services.AddFailureDetection(configuration);
         services.AddOptions<RunOptions>().Bind(configuration.GetSection(RunOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<RecoveryOptions>().Bind(configuration.GetSection(RecoveryOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<ReminderOptions>().Configure<IOptions<RunOptions>>((reminders, runs) =>
-        {
-            // Let a shorter configured run reminder period through (tests, tight recovery targets).
-            if (runs.Value.ReminderPeriod < reminders.MinimumReminderPeriod)
-            {
-                reminders.MinimumReminderPeriod = runs.Value.ReminderPeriod;
-            }
-        });
+        services.AddReminderService(configuration);
 
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString) { Name = "meshhook" }.Build());
         services.AddSingleton<RunStore>();
@@ -79,6 +85,8 @@ public static class MeshHookSiloBuilderExtensions
         services.AddMeshHookSteps();
         services.AddSingleton<SiloActivity>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloActivity>());
+        services.AddSingleton<ReminderServiceStatus>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ReminderServiceStatus>());
         services.AddOptions<ShutdownOptions>().Bind(configuration.GetSection(ShutdownOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IValidateOptions<ShutdownOptions>, ShutdownOptionsValidator>();
         services.AddOptions<HostOptions>().Configure<IOptions<ShutdownOptions>, IEnumerable<IShutdownHook>>(
@@ -125,6 +133,33 @@ public static class MeshHookSiloBuilderExtensions
                     options.RangeLeaseDuration = window;
                 }
             });
+        return services;
+    }
+
+    /// <summary>
+    /// Orleans' reminder service, tunable without code: <c>Orleans:ReminderService</c> binds onto its ReminderOptions.
+    /// Two changes unless set: the refresh period is capped at <see cref="DefaultReminderRefreshPeriod"/>, and the
+    /// minimum reminder period is lowered to a shorter <see cref="RunOptions.ReminderPeriod"/>.
+    /// </summary>
+    public static IServiceCollection AddReminderService(this IServiceCollection services, IConfiguration configuration)
+    {
+        var section = configuration.GetSection(ReminderServiceSection);
+        services.AddOptions<ReminderOptions>().Bind(section).Configure<IOptions<RunOptions>>((reminders, runs) =>
+        {
+            // A reminder service whose first load failed (Postgres refused connections while the silo started) tries
+            // again only at this period, and registers nothing meanwhile: 5 minutes is long for a silo to stay unready.
+            // The price is one read of the silo's reminder range per period.
+            if (section[nameof(ReminderOptions.RefreshReminderListPeriod)] is null && reminders.RefreshReminderListPeriod > DefaultReminderRefreshPeriod)
+            {
+                reminders.RefreshReminderListPeriod = DefaultReminderRefreshPeriod;
+            }
+
+            // Let a shorter configured run reminder period through (tests, tight recovery targets).
+            if (runs.Value.ReminderPeriod < reminders.MinimumReminderPeriod)
+            {
+                reminders.MinimumReminderPeriod = runs.Value.ReminderPeriod;
+            }
+        });
         return services;
     }
 

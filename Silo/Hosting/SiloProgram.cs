@@ -145,7 +145,8 @@ public static class SiloProgram
         builder.Services.AddHostedService<SiloStopsBeforeWebServer>();
         builder.Services.AddHealthChecks()
             .AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"])
-            .AddCheck<SiloActiveHealthCheck>("silo", tags: ["ready"]);
+            .AddCheck<SiloActiveHealthCheck>("silo", tags: ["ready"])
+            .AddCheck<ReminderServiceHealthCheck>("reminders", tags: ["ready"]);
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(RunMetrics.MeterName, ShutdownMetrics.MeterName)
             .AddRuntimeInstrumentation()
@@ -157,7 +158,7 @@ public static class SiloProgram
     public static WebApplication MapMeshHookOps(this WebApplication app)
     {
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = HealthReportWriter.WriteAsync });
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }

@@ -262,6 +262,61 @@ public sealed class SiloStartupTests
         silo.Output.Should().NotContain("Unhandled exception");
     }
 
+    [Fact]
+    public async Task Silo_ReminderServiceCannotLoadItsRange_AnswersNotReadyWithTheReasonUntilItLoads()
+    {
+        var connectionString = await PostgresServer.CreateEmptyDatabaseAsync("proc_reminders");
+        await using (var migrate = StartSilo(new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = connectionString }, "--migrate"))
+        {
+            (await migrate.WaitForExitAsync(ExitTimeout)).Should().Be(0, migrate.Output);
+        }
+
+        // Every range read of the reminder service fails, as when Postgres refuses its connections.
+        var gate = new ReminderRangeGate(connectionString);
+        await gate.InstallAsync(ReminderRangeGate.Fail);
+        await using var silo = ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo)
+        {
+            Ports = ProgramPorts.Silo,
+            Environment = new Dictionary<string, string?>
+            {
+                ["ConnectionStrings__MeshHook"] = connectionString,
+                ["Orleans__ClusterId"] = $"proc-{Guid.NewGuid():N}",
+                // Orleans retries a failed first load at this period (5 minutes by default).
+                ["Orleans__ReminderService__RefreshReminderListPeriod"] = "00:00:01",
+            },
+        });
+        using var http = new HttpClient { BaseAddress = silo.HttpAddress, Timeout = TimeSpan.FromSeconds(5) };
+
+        // Orleans gives up after its third failed load: from then on registrations fail at once.
+        await Poll.UntilAsync(
+            () => Task.FromResult(silo.HasExited || silo.Output.Contains("ReminderService failed initial load of reminders and cannot guarantee", StringComparison.Ordinal)),
+            "Orleans' reminder service to give up its first load",
+            TimeSpan.FromSeconds(60));
+        silo.HasExited.Should().BeFalse(silo.Output);
+        using (var response = await http.GetAsync("/health/ready"))
+        {
+            var body = await response.Content.ReadAsStringAsync();
+            response.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable, body);
+            body.Should().StartWith("Unhealthy\n");
+            body.Should().Contain("reminders: Orleans' reminder service has not loaded this silo's reminder range");
+            body.Should().NotContain("silo:", "the silo itself is active; only its reminder service is not");
+        }
+
+        await gate.SetAsync(ReminderRangeGate.Open);
+
+        HttpStatusCode? ready = null;
+        await Poll.UntilAsync(
+            async () =>
+            {
+                using var response = await http.GetAsync("/health/ready");
+                ready = response.StatusCode;
+                return ready == HttpStatusCode.OK;
+            },
+            "/health/ready to answer 200 once Orleans' next load of the range succeeded (it does not wait for a restart)",
+            TimeSpan.FromSeconds(60));
+        (await http.GetStringAsync("/health/ready")).Should().Be("Healthy\n");
+    }
+
     /// <summary>A silo expected to exit before it listens, so it gets no ports.</summary>
     private static ProgramProcess StartSilo(IReadOnlyDictionary<string, string?> environment, params string[] arguments) =>
         ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo) { Arguments = arguments, Environment = environment });

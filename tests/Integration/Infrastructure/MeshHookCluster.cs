@@ -15,7 +15,8 @@ public class MeshHookCluster : IAsyncLifetime
 {
     private NpgsqlDataSource? _dataSource;
 
-    private const string ConnectionStringKey = "MeshHookTests:ConnectionString";
+    /// <summary>The silo configuration key that carries the cluster's connection string.</summary>
+    public const string ConnectionStringKey = "MeshHookTests:ConnectionString";
 
     public TestCluster Cluster { get; private set; } = null!;
 
@@ -46,6 +47,7 @@ public class MeshHookCluster : IAsyncLifetime
         _dataSource = NpgsqlDataSource.Create(ConnectionString);
         Store = new RunStore(_dataSource);
         Sink = await HttpSink.StartAsync();
+        await PrepareDatabaseAsync();
 
         var builder = new TestClusterBuilder(InitialSilos);
         // Off: the test cluster would otherwise swap in its in-memory membership for the Postgres one.
@@ -63,6 +65,9 @@ public class MeshHookCluster : IAsyncLifetime
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }
+
+    /// <summary>Changes to the migrated database before any silo starts (the Orleans providers read their queries at start).</summary>
+    protected virtual Task PrepareDatabaseAsync() => Task.CompletedTask;
 
     /// <summary>Last changes to the cluster before it is built (e.g. real sockets for a client outside the test cluster).</summary>
     protected virtual void Configure(TestClusterBuilder builder)
@@ -159,6 +164,14 @@ public class MeshHookCluster : IAsyncLifetime
 
         throw new TimeoutException($"run {runId} did not finish in time; last seen: {last?.Status.ToString() ?? "never answered"}, steps: " +
             string.Join(", ", last?.Steps.Select(s => $"{s.NodeId}={s.Status}") ?? []));
+    }
+
+    /// <summary>How many reminders the run holds in orleans_reminders (its grain id text ends with the run id).</summary>
+    public async Task<long> ReminderCountAsync(Guid runId)
+    {
+        await using var command = DataSource.CreateCommand("SELECT count(*) FROM orleans_reminders WHERE grain_id LIKE '%' || @key");
+        command.Parameters.AddWithValue("key", runId.ToString("N"));
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     /// <summary>Reads workflow_runs.status straight from Postgres.</summary>
