@@ -1,31 +1,34 @@
 using System.Runtime.InteropServices;
 
-namespace MeshHook.Bench.Chaos.InProcess;
+namespace MeshHook.Bench.Infrastructure;
 
 /// <summary>
-/// <c>MeshHook.Bench chaos --in-process --stops N [--silos 3] [--seed S] [--settle 180s]</c>: the in-process soak on its own
-/// (the <c>chaos</c> command runs it with <c>--in-process</c>). Stops everything it started on Ctrl-C or SIGTERM.
+/// How every benchmark command runs: parse its options (a bad command line prints the usage and exits 2), then run it
+/// under a token that Ctrl-C and SIGTERM cancel, so it stops what it started (processes, clusters, Postgres) on its way
+/// out and exits 130.
 /// </summary>
-public static class InProcessCommand
+public static class BenchCommand
 {
-    public static async Task<int> RunAsync(string[] args)
+    public static async Task<int> RunAsync<TOptions>(string[] args, Func<IReadOnlyList<string>, TOptions> parse, string usage, Func<TOptions, CancellationToken, Task<int>> run)
     {
-        ChaosOptions options;
+        ArgumentNullException.ThrowIfNull(parse);
+        ArgumentNullException.ThrowIfNull(run);
+        TOptions options;
         try
         {
-            options = ChaosOptions.Parse(args) with { InProcess = true };
+            options = parse(args);
         }
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {
             await Console.Error.WriteLineAsync($"MeshHook.Bench: {e.Message}");
-            await Console.Error.WriteLineAsync(ChaosOptions.Usage);
+            await Console.Error.WriteLineAsync(usage);
             return 2;
         }
 
         using var stop = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
         {
-            // Not killed here: the soak stops its cluster and Postgres on its way out.
+            // Not killed here: the command stops what it started on its way out.
             e.Cancel = true;
             stop.Cancel();
         };
@@ -37,7 +40,7 @@ public static class InProcessCommand
 
         try
         {
-            return await new InProcessSoak(options, Console.Out).RunAsync(stop.Token);
+            return await run(options, stop.Token);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
