@@ -84,6 +84,16 @@ public static class SiloProgram
                     app.Logger.LogInformation("Stopped while starting: the silo had not joined the cluster ({Message})", e.Message);
                 }
 
+                // Disposing flushes the log (the console logger writes from a queue): the lines above must reach it.
+                try
+                {
+                    await app.DisposeAsync();
+                }
+                catch (Exception e) when (e is InvalidOperationException or AggregateException or ObjectDisposedException)
+                {
+                    await Console.Error.WriteLineAsync($"MeshHook.Silo: stopped while starting; disposing what had started failed: {e.Message}");
+                }
+
                 return 0;
             }
             catch (Exception e) when (MeshHook.Grains.ClusterErrors.IsStoreUnavailable(e))

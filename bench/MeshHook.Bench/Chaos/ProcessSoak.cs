@@ -151,11 +151,20 @@ public sealed partial class ProcessSoak(ChaosOptions options, TextWriter output)
                 break;
             }
 
-            if (!postgresDownDone && _clock.Elapsed >= postgresDownAt && ReadySlots().Count > 0)
+            if (!postgresDownDone && _clock.Elapsed >= postgresDownAt)
             {
-                postgresDownDone = true;
-                await PostgresDownWhileDrainingAsync(random, cancellationToken);
-                continue;
+                // Once per soak whatever else is going on: wait for a silo that is up to drain while Postgres is down.
+                while (ReadySlots().Count == 0 && _clock.Elapsed < options.Duration + TimeSpan.FromMinutes(2))
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
+                }
+
+                if (ReadySlots().Count > 0)
+                {
+                    postgresDownDone = true;
+                    await PostgresDownWhileDrainingAsync(random, cancellationToken);
+                    continue;
+                }
             }
 
             var roll = random.Next(100);
