@@ -59,7 +59,7 @@ chaos() {
   echo "chaos soak ($name): bench/run-chaos.sh $*"
   if bench/run-chaos.sh "$@" >"$out" 2>&1; then
     passed=$((passed + 1))
-    sed -n '/^-----/,$p' "$out"
+    sed -n '/^-----\|^== /,$p' "$out"
   else
     failed=$((failed + 1))
     echo "chaos soak ($name) FAILED; its output:"
