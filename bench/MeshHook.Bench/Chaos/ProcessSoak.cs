@@ -204,8 +204,10 @@ public sealed partial class ProcessSoak(ChaosOptions options, TextWriter output)
                     // The SIGTERM lands on the replacement while it is still starting.
                     Background(SigtermAndRestartAsync(slot, TerminationKind.Sigterm, together: 1, random.Next(), cancellationToken, termReplacementWhileStarting: true));
                     break;
-                case < 93:
+                case < 93 when options.GatewayRestarts:
                     await RestartGatewayAsync(cancellationToken);
+                    break;
+                case < 93:
                     break;
                 default:
                     await RestartPostgresAsync(cancellationToken);
