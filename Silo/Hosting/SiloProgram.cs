@@ -72,7 +72,9 @@ public static class SiloProgram
             {
                 // Stopped while joining the cluster: stop what started, the ordinary way (the shutdown sequence runs
                 // for the stages that started), then exit 0.
-                app.Logger.LogInformation("Stop requested while starting (joining the cluster): stopping what started");
+                // Under MeshHook.Silo.Hosting, not the application's category, so a Warning default level still shows it.
+                var startupLog = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MeshHook.Silo.Hosting.Startup");
+                startupLog.LogInformation("Stop requested while starting (joining the cluster): stopping what started");
                 try
                 {
                     await app.StopAsync(CancellationToken.None);
@@ -81,7 +83,7 @@ public static class SiloProgram
                 {
                     // Orleans refuses to stop a silo whose start did not get far enough to run ("not in the Running
                     // state"): it never joined, so it holds nothing and there is nothing more to stop.
-                    app.Logger.LogInformation("Stopped while starting: the silo had not joined the cluster ({Message})", e.Message);
+                    startupLog.LogInformation("Stopped while starting: the silo had not joined the cluster ({Message})", e.Message);
                 }
 
                 // Disposing flushes the log (the console logger writes from a queue): the lines above must reach it.
