@@ -42,7 +42,7 @@ public sealed partial class ProcessSoak(ChaosOptions options, TextWriter output)
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
-        var root = RepositoryRoot();
+        var root = BenchMachine.RepositoryRoot();
         _siloDll = Path.Combine(root, "Silo", "bin", "Release", "net10.0", "MeshHook.Silo.dll");
         _gatewayDll = Path.Combine(root, "Gateway", "bin", "Release", "net10.0", "MeshHook.Gateway.dll");
         foreach (var dll in new[] { _siloDll, _gatewayDll })
@@ -87,7 +87,7 @@ public sealed partial class ProcessSoak(ChaosOptions options, TextWriter output)
             await StartGatewayAsync(cancellationToken);
             await PublishAsync(peer.BaseAddress, cancellationToken);
             await output.WriteLineAsync($"chaos soak (process): seed {options.Seed}; {options.Silos} silo processes + gateway ready after {setup.Elapsed.TotalSeconds:F1} s; logs in {_logs}");
-            await output.WriteLineAsync($"machine: {Environment.ProcessorCount} cores, load average {LoadAverage()}; postgres {postgres.Origin} (fsync on)");
+            await output.WriteLineAsync($"machine: {Environment.ProcessorCount} cores, load average {BenchMachine.LoadAverage()}; postgres {postgres.Origin} (fsync on)");
             await output.WriteLineAsync($"load: {options.Rate:0.#} webhooks/s through the gateway for {options.Duration.TotalMinutes:0.#} min (the rate this 2-core machine sustains with {options.Silos} silos, the gateway, Postgres and the soak sharing it); drain limit {ChaosWorkflows.DrainTimeout.TotalSeconds:0} s, grace period {GracePeriod.TotalSeconds:0} s");
 
             _clock.Start();
@@ -557,22 +557,6 @@ public sealed partial class ProcessSoak(ChaosOptions options, TextWriter output)
         {
             output.WriteLine(text);
         }
-    }
-
-    private static string LoadAverage() =>
-        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "MeshHook.Silo.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"MeshHook.Silo.sln not found above {AppContext.BaseDirectory}");
     }
 }
 

@@ -42,7 +42,7 @@ public sealed class BenchPostgres : IAsyncDisposable
     /// <param name="throwaway">Always start a server of its own, even when <c>ConnectionStrings__MeshHook</c> is set (the chaos soak restarts it).</param>
     public static async Task<BenchPostgres> StartAsync(CancellationToken cancellationToken, bool throwaway = false)
     {
-        var root = FindRepositoryRoot();
+        var root = BenchMachine.RepositoryRoot();
         var configured = Environment.GetEnvironmentVariable("ConnectionStrings__MeshHook");
         if (!throwaway && !string.IsNullOrWhiteSpace(configured))
         {
@@ -145,21 +145,5 @@ public sealed class BenchPostgres : IAsyncDisposable
         await process.WaitForExitAsync(CancellationToken.None);
         cancellationToken.ThrowIfCancellationRequested();
         return (process.ExitCode, await stdout, await stderr);
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "MeshHook.Silo.sln")))
-                {
-                    return dir.FullName;
-                }
-            }
-        }
-
-        throw new InvalidOperationException($"MeshHook.Silo.sln not found above {AppContext.BaseDirectory}");
     }
 }

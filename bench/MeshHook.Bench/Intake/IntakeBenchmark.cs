@@ -22,7 +22,7 @@ public sealed class IntakeBenchmark(IntakeOptions options, TextWriter output)
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var root = RepositoryRoot();
+        var root = BenchMachine.RepositoryRoot();
         var siloDll = Path.Combine(root, "Silo", "bin", "Release", "net10.0", "MeshHook.Silo.dll");
         var gatewayDll = Path.Combine(root, "Gateway", "bin", "Release", "net10.0", "MeshHook.Gateway.dll");
         foreach (var dll in new[] { siloDll, gatewayDll })
@@ -100,7 +100,7 @@ public sealed class IntakeBenchmark(IntakeOptions options, TextWriter output)
             }
 
             output.WriteLine($"postgres: {postgres.Origin}; {await ServerSettingsAsync(connectionString, cancellationToken)}");
-            output.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {LoadAverage()}; {options.Silos} silo processes + gateway process ready after {setup.Elapsed.TotalSeconds:F1} s; logs in {logs}");
+            output.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {BenchMachine.LoadAverage()}; {options.Silos} silo processes + gateway process ready after {setup.Elapsed.TotalSeconds:F1} s; logs in {logs}");
             output.WriteLine($"workflow: webhook → transform → http_call (local sink) → terminate; {options.Rate:0.#} webhooks/s open loop, {options.Duration.TotalSeconds:0.#} s per phase, warm-up {options.Warmup.TotalSeconds:0.#} s, SIGTERM {options.DrainAt.TotalSeconds:0.#} s into the drain phase");
             output.WriteLine();
 
@@ -250,33 +250,5 @@ public sealed class IntakeBenchmark(IntakeOptions options, TextWriter output)
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         return $"postgres {reader.GetString(0)}, fsync={reader.GetString(1)} synchronous_commit={reader.GetString(2)} max_connections={reader.GetString(3)}";
-    }
-
-    private static string LoadAverage()
-    {
-        try
-        {
-            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
-        }
-        catch (IOException)
-        {
-            return "n/a";
-        }
-    }
-
-    private static string RepositoryRoot()
-    {
-        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "MeshHook.Silo.sln")))
-                {
-                    return dir.FullName;
-                }
-            }
-        }
-
-        throw new InvalidOperationException($"MeshHook.Silo.sln not found above {AppContext.BaseDirectory}");
     }
 }

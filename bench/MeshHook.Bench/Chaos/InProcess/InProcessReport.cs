@@ -34,7 +34,7 @@ public static class InProcessReport
         Row(output, "stop duration", $"p50 {Percentile(durations, 0.5):0} ms, p99 {Percentile(durations, 0.99):0} ms, max {durations.DefaultIfEmpty().Max():0} ms (grace {InProcessSoak.GracePeriod.TotalSeconds:0} s)");
         Row(output, "hand-off to resume", $"p50 {Percentile(r.ResumeDelays, 0.5):0} ms, p99 {Percentile(r.ResumeDelays, 0.99):0} ms, max {r.ResumeDelays.DefaultIfEmpty().Max():0} ms over {r.ResumeDelays.Count} hand-offs; over 1 s {r.ResumeDelays.Count(d => d > 1000)}; never resumed {r.NeverResumed}");
         Row(output, "replacement silo start", $"p50 {Percentile(r.SiloStartMs, 0.5):0} ms, p99 {Percentile(r.SiloStartMs, 0.99):0} ms, max {r.SiloStartMs.DefaultIfEmpty().Max():0} ms over {r.SiloStartMs.Count} starts");
-        Row(output, "time per stop", $"{(stops.Count == 0 ? 0 : r.CycleTime.TotalSeconds / stops.Count):0.00} s ({r.CycleTime.TotalSeconds:0} s for the stops; settle {r.SettleTime.TotalSeconds:0} s; total {r.TotalTime.TotalSeconds:0} s; {r.FreshPortPairs} port pairs; load average now {InProcessSoak.LoadAverage()})");
+        Row(output, "time per stop", $"{(stops.Count == 0 ? 0 : r.CycleTime.TotalSeconds / stops.Count):0.00} s ({r.CycleTime.TotalSeconds:0} s for the stops; settle {r.SettleTime.TotalSeconds:0} s; total {r.TotalTime.TotalSeconds:0} s; {r.FreshPortPairs} port pairs; load average now {MeshHook.Bench.Infrastructure.BenchMachine.LoadAverage()})");
 
         output.WriteLine();
         Row(output, "runs submitted", $"{load.Submitted}; accepted {load.Accepted.Count}; not accepted {load.NotAccepted}");

@@ -516,23 +516,10 @@ public sealed class InProcessSoak(ChaosOptions options, TextWriter output)
         await reader.ReadAsync(cancellationToken);
         output.WriteLine($"postgres {reader.GetString(0)} ({postgres.Origin}): fsync={reader.GetString(1)} synchronous_commit={reader.GetString(2)} full_page_writes={reader.GetString(3)}");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"machine: {Environment.ProcessorCount} cores, load average {LoadAverage()}; setup {setup.TotalSeconds:0.0} s; load {RunsPerSecond} runs/s ({string.Join(", ", Mix.Select(w => $"{w.Slug} {w.Weight}%"))}); " +
+            $"machine: {Environment.ProcessorCount} cores, load average {BenchMachine.LoadAverage()}; setup {setup.TotalSeconds:0.0} s; load {RunsPerSecond} runs/s ({string.Join(", ", Mix.Select(w => $"{w.Slug} {w.Weight}%"))}); " +
             $"drain limit {ChaosWorkflows.DrainTimeout.TotalSeconds:0} s; silo log {log.Path}"));
         output.WriteLine("covers: the graceful stop sequence as SIGTERM starts it (host StopAsync), Force() as a second SIGTERM, hand-off between silos, " +
             "intake and cancels during stops; not: signals, process exit, fast exit, crashes (SIGKILL), one process per silo");
-    }
-
-    /// <summary>The machine's load averages (1, 5, 15 min) on Linux: the timings depend on what else runs on the cores.</summary>
-    public static string LoadAverage()
-    {
-        try
-        {
-            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return "unknown";
-        }
     }
 
     private async Task StopQuietlyAsync(string what, object? resource)
