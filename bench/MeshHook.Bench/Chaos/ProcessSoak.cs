@@ -107,7 +107,16 @@ public sealed partial class ProcessSoak(ChaosOptions options, TextWriter output)
             var unfinished = accepted.Select(a => a.RunId).ToList();
             while (settle.Elapsed < options.Settle)
             {
-                unfinished = await ChaosAudit.UnfinishedAsync(_connectionString, unfinished, cancellationToken);
+                try
+                {
+                    unfinished = await ChaosAudit.UnfinishedAsync(_connectionString, unfinished, cancellationToken);
+                }
+                catch (NpgsqlException e) when (e.IsTransient)
+                {
+                    // Not a verdict on the engine: the audit asks again a second later, and the final audit reads it all.
+                    await output.WriteLineAsync($"{_clock.Elapsed.TotalSeconds,7:F1}s settle check failed ({e.Message}); asking again");
+                }
+
                 if (unfinished.Count == 0)
                 {
                     break;

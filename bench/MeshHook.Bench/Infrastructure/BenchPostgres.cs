@@ -93,6 +93,9 @@ public sealed class BenchPostgres : IAsyncDisposable
     {
         var dataDir = _dataDir ?? throw new InvalidOperationException("only a throwaway server can be stopped");
         var (exitCode, _, stderr) = await RunScriptAsync(_repositoryRoot, ["stop", dataDir], cancellationToken);
+        // Npgsql does not check a pooled connection before handing it out: one left idle across the stop would fail
+        // its next command with a broken pipe (as the soak's settle loop did in CI).
+        NpgsqlConnection.ClearAllPools();
         if (exitCode != 0)
         {
             throw new InvalidOperationException($"scripts/pg.sh stop failed ({exitCode}): {stderr}");
@@ -104,6 +107,7 @@ public sealed class BenchPostgres : IAsyncDisposable
     {
         var dataDir = _dataDir ?? throw new InvalidOperationException("only a throwaway server can be restarted");
         var (exitCode, _, stderr) = await RunScriptAsync(_repositoryRoot, ["start", dataDir, _port.ToString(System.Globalization.CultureInfo.InvariantCulture)], cancellationToken);
+        NpgsqlConnection.ClearAllPools();
         if (exitCode != 0)
         {
             throw new InvalidOperationException($"scripts/pg.sh start failed ({exitCode}): {stderr}");
