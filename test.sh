@@ -67,8 +67,6 @@ chaos() {
   fi
   rm -f "$out"
 }
-# Without gateway restarts here: a keyless webhook sent on a kept-alive connection as the gateway stops can lose its
-# answer (an open bug, docs/reliability.md), which fails the soak about one run in three; the long runs keep them.
-chaos process --minutes 2 --seed 20261202 --gateway-restarts off
+chaos process --minutes 2 --seed 20261202
 chaos in-process --in-process --stops 200 --seed 20261202
 finish "${passed:-0}" "${failed:-0}"

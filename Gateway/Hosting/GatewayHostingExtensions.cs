@@ -37,6 +37,7 @@ public static class GatewayHostingExtensions
 
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString) { Name = "meshhook-gateway" }.Build());
         services.AddSingleton<RunStore>();
+        services.AddHostedService<GatewayStopDelay>();
 
         AddOrleansClient(builder, connectionString);
 
@@ -57,6 +58,7 @@ public static class GatewayHostingExtensions
     /// <summary>Maps the API (/api/…), /health/live, /health/ready, /metrics and /openapi/v1.json.</summary>
     public static WebApplication MapMeshHookGateway(this WebApplication app)
     {
+        app.UseCloseConnectionsWhileStopping();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapWorkflowsApi();

@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace MeshHook.Gateway.Hosting;
 
 /// <summary>Settings of the HTTP gateway, bound from <c>MeshHook:Gateway</c>.</summary>
-public sealed record GatewayOptions
+public sealed record GatewayOptions : IValidatableObject
 {
     public const string Section = "MeshHook:Gateway";
 
@@ -34,7 +34,24 @@ public sealed record GatewayOptions
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
     public TimeSpan GatewayListRefreshPeriod { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long in-flight requests may take to finish after SIGTERM (the host's ShutdownTimeout).</summary>
+    /// <summary>
+    /// How long the server keeps answering after SIGTERM, with readiness 503 and <c>Connection: close</c> on every
+    /// answer, before it stops taking requests (see <see cref="GatewayStopDelay"/>). Counted within <see cref="ShutdownTimeout"/>.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan StopDelay { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>How long in-flight requests may take to finish after SIGTERM (the host's ShutdownTimeout), the stop delay included.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (StopDelay >= ShutdownTimeout)
+        {
+            yield return new ValidationResult(
+                $"StopDelay ({StopDelay}) must be shorter than ShutdownTimeout ({ShutdownTimeout}): the delay is part of the shutdown",
+                [nameof(StopDelay), nameof(ShutdownTimeout)]);
+        }
+    }
 }

@@ -38,6 +38,8 @@ public sealed class GatewayServer : IAsyncDisposable
             ["Orleans:ClusterId"] = clusterId,
             ["Orleans:ServiceId"] = serviceId,
             ["MeshHook:Gateway:GatewayListRefreshPeriod"] = "00:00:01",
+            // Tests stop many gateways; the stop delay has tests of its own (GatewayShutdownTests).
+            ["MeshHook:Gateway:StopDelay"] = "00:00:00",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
