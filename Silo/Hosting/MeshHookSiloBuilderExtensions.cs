@@ -96,6 +96,7 @@ public static class MeshHookSiloBuilderExtensions
         services.AddOptions<GrainCollectionOptions>().Configure<IOptions<ShutdownOptions>, IEnumerable<IShutdownHook>>(
             (collection, shutdown, hooks) => collection.DeactivationTimeout = shutdown.Value.HostShutdownTimeout(hooks));
         services.AddSingleton<ShutdownMetrics>();
+        services.AddSingleton<DeadPeerCheck>();
         services.AddSingleton<ShutdownCoordinator>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ShutdownCoordinator>());
         services.AddSingleton<RunRecoverySweep>();

@@ -15,6 +15,15 @@ public sealed record ShutdownOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
     public TimeSpan HandOffTimeout { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// At the start of a stop, how long the silo may spend finding peers that are listed as active but refuse
+    /// connections (killed moments ago), and declaring them dead, so that the hand-off does not wait for failure
+    /// detection (<see cref="DeadPeerCheck"/>). It runs while the drain runs, and delays the Orleans silo's own
+    /// stop only when a peer refuses connections. Zero turns the check off.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:10")]
+    public TimeSpan PeerCheckTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Time allowed for writing the shutdown report and closing connections.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
     public TimeSpan ReportTimeout { get; init; } = TimeSpan.FromSeconds(1);
@@ -35,9 +44,12 @@ public sealed record ShutdownOptions
     /// </summary>
     public bool FastExit { get; init; } = true;
 
-    /// <summary>What the phases need at most: drain + hand-off + every hook's limit + report. Must be below <see cref="GracePeriod"/>.</summary>
+    /// <summary>
+    /// What the phases need at most: drain (or the peer check, which runs beside it, if longer) + hand-off + every
+    /// hook's limit + report. Must be below <see cref="GracePeriod"/>.
+    /// </summary>
     public TimeSpan Budget(IEnumerable<IShutdownHook> hooks) =>
-        DrainTimeout + HandOffTimeout + hooks.Aggregate(TimeSpan.Zero, (sum, h) => sum + h.Timeout) + ReportTimeout;
+        (PeerCheckTimeout > DrainTimeout ? PeerCheckTimeout : DrainTimeout) + HandOffTimeout + hooks.Aggregate(TimeSpan.Zero, (sum, h) => sum + h.Timeout) + ReportTimeout;
 
     /// <summary>
     /// The host's shutdown timeout the silo sets: all of the grace period but a last second (for the process to

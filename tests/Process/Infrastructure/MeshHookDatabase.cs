@@ -31,6 +31,24 @@ public sealed class MeshHookDatabase(string connectionString)
         return ids;
     }
 
+    /// <summary>The Orleans status (orleans_membership.status; 3 Active, 6 Dead) of the silo rows on this port, newest first.</summary>
+    public async Task<List<int>> MembershipStatusesAsync(string clusterId, int siloPort)
+    {
+        await using var connection = await OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT status FROM orleans_membership WHERE deployment_id = @cluster AND port = @port ORDER BY generation DESC", connection);
+        command.Parameters.AddWithValue("cluster", clusterId);
+        command.Parameters.AddWithValue("port", siloPort);
+        var statuses = new List<int>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            statuses.Add(reader.GetInt32(0));
+        }
+
+        return statuses;
+    }
+
     /// <summary>workflow_runs.status of each run.</summary>
     public async Task<Dictionary<Guid, string>> StatusesAsync(IReadOnlyCollection<Guid> runIds)
     {
