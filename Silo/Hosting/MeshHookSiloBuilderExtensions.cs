@@ -19,7 +19,7 @@ public static class MeshHookSiloBuilderExtensions
     public const string MembershipSection = "Orleans:Membership";
 
     /// <summary>Configuration section bound onto Orleans' <see cref="GrainDirectoryOptions"/>.</summary>
-    public const string GrainDirectorySection = "Orleans:GrainDirectory";
+    public const string GrainDirectorySection = "Orleans:GrainDirectoryOptions";
 
     /// <summary>
     /// Configuration section bound onto Orleans' <see cref="ReminderOptions"/>. Not <c>Orleans:Reminders</c>: Orleans
@@ -106,7 +106,7 @@ public static class MeshHookSiloBuilderExtensions
 
     /// <summary>
     /// Failure detection, tunable without code: <c>Orleans:Membership</c> binds onto Orleans' ClusterMembershipOptions
-    /// (ProbeTimeout, NumMissedProbesLimit, NumVotesForDeathDeclaration, ...) and <c>Orleans:GrainDirectory</c> onto its
+    /// (ProbeTimeout, NumMissedProbesLimit, NumVotesForDeathDeclaration, ...) and <c>Orleans:GrainDirectoryOptions</c> onto its
     /// GrainDirectoryOptions. Absent keys keep Orleans' defaults, except the directory's RangeLeaseDuration (see below).
     /// </summary>
     public static IServiceCollection AddFailureDetection(this IServiceCollection services, IConfiguration configuration)

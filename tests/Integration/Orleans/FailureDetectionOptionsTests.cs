@@ -7,7 +7,7 @@ using Orleans.Configuration;
 
 namespace MeshHook.Tests.Integration.Orleans;
 
-/// <summary>How Orleans:Membership and Orleans:GrainDirectory reach Orleans' options (AddFailureDetection).</summary>
+/// <summary>How Orleans:Membership and Orleans:GrainDirectoryOptions reach Orleans' options (AddFailureDetection).</summary>
 public sealed class FailureDetectionOptionsTests
 {
     [Fact]
@@ -40,7 +40,7 @@ public sealed class FailureDetectionOptionsTests
         var (_, directory) = Resolve(new()
         {
             ["Orleans:Membership:ProbeTimeout"] = "00:00:02",
-            ["Orleans:GrainDirectory:RangeLeaseDuration"] = "00:00:45",
+            ["Orleans:GrainDirectoryOptions:RangeLeaseDuration"] = "00:00:45",
         });
 
         directory.RangeLeaseDuration.Should().Be(TimeSpan.FromSeconds(45));
