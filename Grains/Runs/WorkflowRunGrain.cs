@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using MeshHook.Grains.Definitions;
 using MeshHook.Grains.Steps;
 using Microsoft.Extensions.Logging;
@@ -27,7 +26,7 @@ public sealed partial class WorkflowRunGrain(
     [PersistentState("run", WorkflowRunGrain.StorageName)] IPersistentState<RunState> state,
     RunStore store,
     WorkflowCache workflows,
-    StepExecutors executors,
+    StepRunner runner,
     RunMetrics metrics,
     RunWakeUps wakeUps,
     SiloDrain drain,
@@ -97,16 +96,14 @@ public sealed partial class WorkflowRunGrain(
 
         if (run.Initialized && !run.Status.IsFinished())
         {
-            var payload = new JObject { ["silo"] = silo.Name, ["address"] = silo.SiloAddress.ToString() };
-            if (run.SuspendedAt is { } suspendedAt)
+            TimeSpan? suspended = run.SuspendedAt is { } suspendedAt ? time.GetUtcNow() - suspendedAt : null;
+            if (suspended is { } recovery)
             {
-                var recovery = time.GetUtcNow() - suspendedAt;
-                payload["suspendedMs"] = (long)recovery.TotalMilliseconds;
                 metrics.RunRecovered(recovery);
                 run.SuspendedAt = null;
             }
 
-            AddEvent(RunEventTypes.RunResumed, payload);
+            AddEvent(RunEvents.RunResumed(silo.Name, silo.SiloAddress.ToString(), suspended));
             LogResumed(RunId, silo.Name);
             _reminder.RegisterInBackground();
 
@@ -259,18 +256,7 @@ public sealed partial class WorkflowRunGrain(
         var survivor = membership.CurrentSnapshot.Members.Values
             .Any(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(silo.SiloAddress));
         run.SuspendedAt ??= time.GetUtcNow();
-        var handOff = new JObject
-        {
-            ["silo"] = silo.Name,
-            ["to"] = survivor ? "survivor" : "storage",
-        };
-        if (_suspendedNodeId is not null)
-        {
-            // Explains the second step_started of this node in the history: it did not run here.
-            handOff["suspendedStep"] = _suspendedNodeId;
-        }
-
-        AddEvent(RunEventTypes.RunHandedOff, handOff);
+        AddEvent(RunEvents.RunHandedOff(silo.Name, survivor, _suspendedNodeId));
         try
         {
             // Postgres may be restarting: keep trying for as long as the hand-off may take.
@@ -362,7 +348,7 @@ public sealed partial class WorkflowRunGrain(
                 }
 
                 lifetime.ThrowIfCancellationRequested();
-                var node = NextNode();
+                var node = RunSchedule.Next(_workflow!, run.Steps);
                 if (node is null)
                 {
                     var output = run.LastSucceededNodeId is { } last ? run.Steps[last].OutputJson : null;
@@ -380,44 +366,18 @@ public sealed partial class WorkflowRunGrain(
                 step.Status = StepStatus.Running;
                 step.FirstStartedAt ??= time.GetUtcNow();
                 step.Executions++;
-                AddEvent(RunEventTypes.StepStarted, new JObject
-                {
-                    ["nodeId"] = node.Id,
-                    ["type"] = node.Type,
-                    ["execution"] = step.Executions,
-                });
+                AddEvent(RunEvents.StepStarted(node, step.Executions));
 
-                StepOutcome? outcome;
+                StepResult result;
                 try
                 {
                     // One write commits the previous step's success together with this step's start.
                     await CheckpointAsync();
-                    if (drain.IsDraining)
-                    {
-                        // The drain began while the start was being saved: nothing has happened outside yet,
-                        // so the step starts where the run resumes instead of holding up this silo.
-                        throw new StepSuspendedException();
-                    }
-
-                    outcome = await ExecuteStepAsync(node, step, lifetime);
-                }
-                catch (StepSuspendedException)
-                {
-                    _suspendedNodeId = node.Id;
-                    // Nothing was cut off (a durable wait keeps its due time); the hand-off saves and moves the run.
-                    drain.ExitStep(StepExit.Suspended);
-                    return;
-                }
-                catch (StepInterruptedException)
-                {
-                    drain.ExitStep(StepExit.Interrupted);
-                    var why = drain.CutOffReason ?? SiloDrain.DrainLimitReached;
-                    AddEvent(RunEventTypes.RunInterrupted, new JObject { ["nodeId"] = node.Id, ["reason"] = why, ["silo"] = silo.Name });
-                    run.SuspendedAt = time.GetUtcNow();
-                    LogInterrupted(RunId, node.Id, why);
-
-                    // Saved by the hand-off together with run_handed_off: one write per run while the silo is short of time.
-                    return;
+                    // The drain began while the start was being saved: nothing has happened outside yet, so the step
+                    // starts where the run resumes instead of holding up this silo.
+                    result = drain.IsDraining
+                        ? new StepResult(new StepOutcome.Suspended(), [])
+                        : await runner.RunAsync(RunId, node, _context, step.FirstStartedAt!.Value, StepSignalsFor(lifetime));
                 }
                 catch
                 {
@@ -425,9 +385,32 @@ public sealed partial class WorkflowRunGrain(
                     throw;
                 }
 
-                drain.ExitStep(StepExit.Finished);
-                switch (outcome)
+                foreach (var attempt in result.Attempts)
                 {
+                    step.HttpAttempts++;
+                    AddEvent(RunEvents.HttpAttempted(node.Id, attempt));
+                }
+
+                drain.ExitStep(result.Outcome switch
+                {
+                    StepOutcome.Suspended => StepExit.Suspended,
+                    StepOutcome.Interrupted => StepExit.Interrupted,
+                    _ => StepExit.Finished,
+                });
+                switch (result.Outcome)
+                {
+                    case StepOutcome.Suspended:
+                        // Nothing was cut off (a durable wait keeps its due time); the hand-off saves and moves the run.
+                        _suspendedNodeId = node.Id;
+                        return;
+
+                    case StepOutcome.Interrupted interrupted:
+                        AddEvent(RunEvents.RunInterrupted(node.Id, interrupted.Reason, silo.Name));
+                        run.SuspendedAt = time.GetUtcNow();
+                        LogInterrupted(RunId, node.Id, interrupted.Reason);
+                        // Saved by the hand-off together with run_handed_off: one write per run while the silo is short of time.
+                        return;
+
                     case StepOutcome.Succeeded succeeded:
                         RecordSuccess(node, step, succeeded.Output, succeeded.BranchLabel);
                         break;
@@ -444,12 +427,12 @@ public sealed partial class WorkflowRunGrain(
                     case StepOutcome.Failed failed:
                         step.Status = StepStatus.Failed;
                         step.Error = failed.Error;
-                        AddEvent(RunEventTypes.StepFailed, new JObject { ["nodeId"] = node.Id, ["error"] = failed.Error });
+                        AddEvent(RunEvents.StepFailed(node.Id, failed.Error));
                         LogStepFailed(RunId, node.Id, failed.Error);
                         await FinishAsync(RunStatus.Failed, $"step '{node.Id}' failed: {failed.Error}", canceledNodeId: null);
                         return;
 
-                    case null:
+                    case StepOutcome.Canceled:
                         // Canceled by the user while the step ran.
                         step.Status = StepStatus.Canceled;
                         await FinishAsync(RunStatus.Canceled, error: null, canceledNodeId: node.Id);
@@ -475,68 +458,12 @@ public sealed partial class WorkflowRunGrain(
         }
     }
 
-    /// <summary>Runs a step; returns null when the user canceled the run while the step ran.</summary>
-    private async Task<StepOutcome?> ExecuteStepAsync(WorkflowNode node, StepState step, CancellationToken lifetime)
-    {
-        var observer = new AttemptRecorder();
-        var started = time.GetTimestamp();
-        var outcomeName = "canceled";
-        // A delay is a durable wait: it stops as soon as the drain starts and goes on where the run resumes.
-        using var stepCancellation = node is DelayNode
-            ? CancellationTokenSource.CreateLinkedTokenSource(lifetime, _userCancel.Token, drain.StepCancellation, drain.DrainStarted)
-            : CancellationTokenSource.CreateLinkedTokenSource(lifetime, _userCancel.Token, drain.StepCancellation);
-        try
-        {
-            var invocation = new StepInvocation(RunId, node, _context, step.FirstStartedAt!.Value, observer);
-            var outcome = await executors.For(node.Type).ExecuteAsync(invocation, stepCancellation.Token);
-            outcomeName = outcome is StepOutcome.Failed ? "failed" : "succeeded";
-            return outcome;
-        }
-        catch (OperationCanceledException) when (_cancelRequested && !lifetime.IsCancellationRequested)
-        {
-            return null;
-        }
-        catch (OperationCanceledException) when (node is DelayNode && drain.IsDraining && !lifetime.IsCancellationRequested)
-        {
-            outcomeName = "suspended";
-            throw new StepSuspendedException();
-        }
-        catch (OperationCanceledException) when (drain.StepCancellation.IsCancellationRequested && !lifetime.IsCancellationRequested)
-        {
-            outcomeName = "interrupted";
-            throw new StepInterruptedException();
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            outcomeName = "failed";
-            return new StepOutcome.Failed(e.Message);
-        }
-        finally
-        {
-            metrics.StepFinished(node.Type, outcomeName, time.GetElapsedTime(started));
-            foreach (var attempt in observer.Drain())
-            {
-                step.HttpAttempts++;
-                var payload = new JObject
-                {
-                    ["nodeId"] = node.Id,
-                    ["attempt"] = attempt.Attempt,
-                    ["elapsedMs"] = (long)attempt.Elapsed.TotalMilliseconds,
-                };
-                if (attempt.StatusCode is { } status)
-                {
-                    payload["status"] = status;
-                }
-
-                if (attempt.Error is { } error)
-                {
-                    payload["error"] = error;
-                }
-
-                AddEvent(RunEventTypes.HttpAttempted, payload);
-            }
-        }
-    }
+    private StepSignals StepSignalsFor(CancellationToken lifetime) => new(
+        RunCanceled: _userCancel.Token,
+        SiloStopping: drain.DrainStarted,
+        CutOff: drain.StepCancellation,
+        CutOffReason: () => drain.CutOffReason ?? SiloDrain.DrainLimitReached,
+        Deactivating: lifetime);
 
     private void RecordSuccess(WorkflowNode node, StepState step, JToken output, string? branchLabel)
     {
@@ -546,14 +473,8 @@ public sealed partial class WorkflowRunGrain(
         step.BranchLabel = branchLabel;
         run.LastSucceededNodeId = node.Id;
         ((JObject)_context["steps"]!)[node.Id] = output;
-        var payload = new JObject { ["nodeId"] = node.Id, ["output"] = output };
-        if (branchLabel is not null)
-        {
-            payload["branch"] = branchLabel;
-        }
-
-        AddEvent(RunEventTypes.StepSucceeded, payload);
-        ResolveSkippedNodes();
+        AddEvent(RunEvents.StepSucceeded(node.Id, output, branchLabel));
+        RunSchedule.SkipUnreachable(_workflow!, run.Steps);
     }
 
     private async Task FinishAsync(RunStatus status, string? error, string? canceledNodeId, string? outputJson = null)
@@ -570,23 +491,11 @@ public sealed partial class WorkflowRunGrain(
                 step.Status = StepStatus.Canceled;
             }
 
-            var payload = new JObject();
-            if (canceledNodeId is not null)
-            {
-                payload["nodeId"] = canceledNodeId;
-            }
-
-            AddEvent(RunEventTypes.RunCanceled, payload);
+            AddEvent(RunEvents.RunCanceled(canceledNodeId));
         }
         else
         {
-            var payload = new JObject { ["status"] = status.ToText() };
-            if (error is not null)
-            {
-                payload["error"] = error;
-            }
-
-            AddEvent(RunEventTypes.RunCompleted, payload);
+            AddEvent(RunEvents.RunCompleted(status, error));
         }
 
         await CheckpointAsync();
@@ -667,77 +576,10 @@ public sealed partial class WorkflowRunGrain(
         }
     }
 
-    private void AddEvent(string type, JObject payload)
+    private void AddEvent(NewRunEvent e)
     {
         var run = state.State;
-        run.Pending.Add(new RunEvent(run.NextSeq++, time.GetUtcNow(), type, payload.ToString(Formatting.None)));
-    }
-
-    /// <summary>The step to run next: one cut off earlier (resumed first), else the first ready node in definition order.</summary>
-    private WorkflowNode? NextNode()
-    {
-        var run = state.State;
-        WorkflowNode? ready = null;
-        foreach (var node in _workflow!.Nodes)
-        {
-            var step = run.Steps[node.Id];
-            if (step.Status == StepStatus.Running)
-            {
-                return node;
-            }
-
-            if (ready is null && step.Status == StepStatus.Pending && EdgeStateOf(node.Id) == IncomingState.Active)
-            {
-                ready = node;
-            }
-        }
-
-        return ready;
-    }
-
-    private void ResolveSkippedNodes()
-    {
-        var run = state.State;
-        bool changed;
-        do
-        {
-            changed = false;
-            foreach (var node in _workflow!.Nodes)
-            {
-                var step = run.Steps[node.Id];
-                if (step.Status == StepStatus.Pending && EdgeStateOf(node.Id) == IncomingState.Dead)
-                {
-                    step.Status = StepStatus.Skipped;
-                    changed = true;
-                }
-            }
-        }
-        while (changed);
-    }
-
-    private IncomingState EdgeStateOf(string nodeId)
-    {
-        var run = state.State;
-        var anyActive = false;
-        var any = false;
-        foreach (var edge in _workflow!.Incoming(nodeId))
-        {
-            any = true;
-            var source = run.Steps[edge.Source];
-            switch (source.Status)
-            {
-                case StepStatus.Succeeded when edge.Label is null || edge.Label == source.BranchLabel:
-                    anyActive = true;
-                    break;
-                case StepStatus.Succeeded or StepStatus.Skipped or StepStatus.Failed or StepStatus.Canceled:
-                    break;
-                default:
-                    return IncomingState.Undecided;
-            }
-        }
-
-        // The trigger has no incoming edges and is always ready.
-        return !any || anyActive ? IncomingState.Active : IncomingState.Dead;
+        run.Pending.Add(new RunEvent(run.NextSeq++, time.GetUtcNow(), e.Type, e.PayloadJson));
     }
 
     private void BuildContext()
@@ -772,35 +614,6 @@ public sealed partial class WorkflowRunGrain(
             })
             .ToArray();
         return new RunView(RunId, record.Slug, record.Version, status, steps, outputJson, error);
-    }
-
-    /// <summary>A step was cut off by the drain limit or a forced stop.</summary>
-    private sealed class StepInterruptedException : Exception;
-
-    /// <summary>A durable wait was stopped by the drain; it resumes elsewhere with its original due time.</summary>
-    private sealed class StepSuspendedException : Exception;
-
-    private enum IncomingState
-    {
-        Undecided,
-        Active,
-        Dead,
-    }
-
-    /// <summary>Collects HTTP attempts from the executor, which may report from any thread.</summary>
-    private sealed class AttemptRecorder : IStepObserver
-    {
-        private readonly ConcurrentQueue<HttpAttempt> _attempts = new();
-
-        public void OnHttpAttempt(HttpAttempt attempt) => _attempts.Enqueue(attempt);
-
-        public IEnumerable<HttpAttempt> Drain()
-        {
-            while (_attempts.TryDequeue(out var attempt))
-            {
-                yield return attempt;
-            }
-        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} started (workflow {Slug} v{Version})")]

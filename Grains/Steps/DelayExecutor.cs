@@ -29,10 +29,22 @@ public sealed partial class DelayExecutor(TimeProvider timeProvider, ILogger<Del
             LogWaiting(logger, invocation.RunId, node.Id, due, remaining.TotalMilliseconds);
         }
 
-        while (remaining > TimeSpan.Zero)
+        if (remaining > TimeSpan.Zero)
         {
-            await Task.Delay(remaining < MaxSlice ? remaining : MaxSlice, timeProvider, cancellationToken);
-            remaining = due - timeProvider.GetUtcNow();
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, invocation.SiloStopping);
+            try
+            {
+                while (remaining > TimeSpan.Zero)
+                {
+                    await Task.Delay(remaining < MaxSlice ? remaining : MaxSlice, timeProvider, wait.Token);
+                    remaining = due - timeProvider.GetUtcNow();
+                }
+            }
+            catch (OperationCanceledException) when (invocation.SiloStopping.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                // A durable wait holds nothing: it goes on, with the same due time, wherever the run resumes.
+                return new StepOutcome.Suspended();
+            }
         }
 
         var output = new JObject

@@ -22,12 +22,18 @@ public interface IStepExecutor
 /// <param name="Context">The run context <c>{trigger: {headers, body}, steps: {id: output}}</c>; read only.</param>
 /// <param name="FirstStartedAt">When this step first started, as checkpointed; the same after a resume (durable delays count from it).</param>
 /// <param name="Observer">Told about each HTTP attempt, for the run's history.</param>
+/// <param name="SiloStopping">
+/// Cancelled when this silo starts to drain. A step that can wait durably (a delay) stops waiting and answers
+/// <see cref="StepOutcome.Suspended"/>; every other step ignores it and runs on until it ends or is cut off through the
+/// executor's cancellation token.
+/// </param>
 public sealed record StepInvocation(
     Guid RunId,
     WorkflowNode Node,
     Newtonsoft.Json.Linq.JObject Context,
     DateTimeOffset FirstStartedAt,
-    IStepObserver Observer);
+    IStepObserver Observer,
+    CancellationToken SiloStopping = default);
 
 /// <summary>Receives what happens inside a step while it runs.</summary>
 public interface IStepObserver
@@ -54,4 +60,20 @@ public abstract record StepOutcome
 
     /// <summary>The step ends the run with <paramref name="Status"/>.</summary>
     public sealed record Terminated(RunStatus Status) : StepOutcome;
+
+    /// <summary>
+    /// A durable wait stopped because the silo drains (<see cref="StepInvocation.SiloStopping"/>): nothing happened
+    /// outside, and the step goes on where the run resumes, with its original due time.
+    /// </summary>
+    public sealed record Suspended : StepOutcome;
+
+    /// <summary>The user canceled the run while the step ran. Set by the run's step runner, never by an executor.</summary>
+    public sealed record Canceled : StepOutcome;
+
+    /// <summary>
+    /// The step was cut off (drain limit, forced stop) before it ended; <paramref name="Reason"/> says which. It was not
+    /// checkpointed and runs again, with the same Idempotency-Key, where the run resumes. Set by the step runner, never
+    /// by an executor.
+    /// </summary>
+    public sealed record Interrupted(string Reason) : StepOutcome;
 }

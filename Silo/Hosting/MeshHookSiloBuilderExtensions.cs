@@ -80,6 +80,7 @@ public static class MeshHookSiloBuilderExtensions
         services.AddSingleton<RunStore>();
         services.AddSingleton<WorkflowCache>();
         services.AddSingleton<RunMetrics>();
+        services.AddSingleton<StepRunner>();
         services.AddSingleton<RunWakeUps>();
         services.AddSingleton<SiloDrain>();
         services.AddMeshHookSteps();

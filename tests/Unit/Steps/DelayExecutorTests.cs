@@ -80,6 +80,43 @@ public sealed class DelayExecutorTests
             .Should().ThrowAsync<OperationCanceledException>();
     }
 
+    [Fact]
+    public async Task Delay_SiloStopping_SuspendsWithoutWaiting()
+    {
+        using var stopping = new CancellationTokenSource();
+        var invocation = Invocation(TimeSpan.FromMinutes(5), firstStartedAt: Start) with { SiloStopping = stopping.Token };
+        var execution = _executor.ExecuteAsync(invocation, TestContext.Current.CancellationToken);
+
+        await stopping.CancelAsync();
+
+        (await execution.WaitAsync(Deadline, TestContext.Current.CancellationToken)).Should().BeOfType<StepOutcome.Suspended>();
+    }
+
+    [Fact]
+    public async Task Delay_CanceledWhileTheSiloStops_IsACancelNotASuspension()
+    {
+        using var stopping = new CancellationTokenSource();
+        using var cancellation = new CancellationTokenSource();
+        var invocation = Invocation(TimeSpan.FromMinutes(5), firstStartedAt: Start) with { SiloStopping = stopping.Token };
+        var execution = _executor.ExecuteAsync(invocation, cancellation.Token);
+
+        await cancellation.CancelAsync();
+        await stopping.CancelAsync();
+
+        await FluentActions.Awaiting(() => execution.WaitAsync(Deadline, TestContext.Current.CancellationToken))
+            .Should().ThrowAsync<OperationCanceledException>();
+    }
+
+    [Fact]
+    public async Task Delay_AlreadyDue_SucceedsEvenWhenTheSiloStops()
+    {
+        using var stopping = new CancellationTokenSource();
+        await stopping.CancelAsync();
+        var invocation = Invocation(TimeSpan.FromSeconds(1), firstStartedAt: Start - TimeSpan.FromSeconds(2)) with { SiloStopping = stopping.Token };
+
+        (await _executor.ExecuteAsync(invocation, TestContext.Current.CancellationToken)).Should().BeOfType<StepOutcome.Succeeded>();
+    }
+
     private static StepInvocation Invocation(TimeSpan duration, DateTimeOffset firstStartedAt) =>
         new(Guid.NewGuid(), new DelayNode("wait", duration), new JObject(), firstStartedAt, new RecordingObserver());
 }

@@ -1,0 +1,86 @@
+using System.Collections.Concurrent;
+using MeshHook.Grains.Definitions;
+using MeshHook.Grains.Steps;
+using Newtonsoft.Json.Linq;
+
+namespace MeshHook.Grains.Runs;
+
+/// <summary>What may stop a step, each on its own token, and why it was cut off.</summary>
+/// <param name="RunCanceled">The user canceled the run: the step ends as <see cref="StepOutcome.Canceled"/>.</param>
+/// <param name="SiloStopping">The silo started to drain: durable waits suspend, other steps run on.</param>
+/// <param name="CutOff">The drain limit passed or the stop was forced: the step ends as <see cref="StepOutcome.Interrupted"/>.</param>
+/// <param name="CutOffReason">Why <paramref name="CutOff"/> fired, read once it has.</param>
+/// <param name="Deactivating">The activation goes away: nothing is recorded, the exception propagates.</param>
+public sealed record StepSignals(
+    CancellationToken RunCanceled,
+    CancellationToken SiloStopping,
+    CancellationToken CutOff,
+    Func<string> CutOffReason,
+    CancellationToken Deactivating);
+
+/// <summary>How one execution of a step ended, with the HTTP attempts it made on the way.</summary>
+public sealed record StepResult(StepOutcome Outcome, IReadOnlyList<HttpAttempt> Attempts);
+
+/// <summary>
+/// Runs one execution of a step: picks its executor, passes it the signals that may stop it, and turns each way of
+/// stopping into an outcome. The grain gets an answer for every case except its own deactivation, and never has to
+/// work out from flags why a step ended.
+/// </summary>
+public sealed class StepRunner(StepExecutors executors, RunMetrics metrics, TimeProvider time)
+{
+    /// <exception cref="OperationCanceledException">When <see cref="StepSignals.Deactivating"/> fired.</exception>
+    public async Task<StepResult> RunAsync(Guid runId, WorkflowNode node, JObject context, DateTimeOffset firstStartedAt, StepSignals signals)
+    {
+        var attempts = new AttemptRecorder();
+        var started = time.GetTimestamp();
+        StepOutcome? outcome = null;
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(signals.Deactivating, signals.RunCanceled, signals.CutOff);
+        try
+        {
+            var invocation = new StepInvocation(runId, node, context, firstStartedAt, attempts, signals.SiloStopping);
+            outcome = await executors.For(node.Type).ExecuteAsync(invocation, cancellation.Token);
+        }
+        catch (OperationCanceledException) when (signals.Deactivating.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (OperationCanceledException) when (signals.RunCanceled.IsCancellationRequested)
+        {
+            outcome = new StepOutcome.Canceled();
+        }
+        catch (OperationCanceledException) when (signals.CutOff.IsCancellationRequested)
+        {
+            outcome = new StepOutcome.Interrupted(signals.CutOffReason());
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // An executor bug or an unexpected library error fails this step, not the run loop.
+            outcome = new StepOutcome.Failed(e.Message);
+        }
+        finally
+        {
+            metrics.StepFinished(node.Type, MetricName(outcome), time.GetElapsedTime(started));
+        }
+
+        return new StepResult(outcome, attempts.Drain());
+    }
+
+    private static string MetricName(StepOutcome? outcome) => outcome switch
+    {
+        StepOutcome.Succeeded or StepOutcome.Terminated => "succeeded",
+        StepOutcome.Failed => "failed",
+        StepOutcome.Suspended => "suspended",
+        StepOutcome.Interrupted => "interrupted",
+        _ => "canceled",
+    };
+
+    /// <summary>Collects HTTP attempts from the executor, which may report from any thread.</summary>
+    private sealed class AttemptRecorder : IStepObserver
+    {
+        private readonly ConcurrentQueue<HttpAttempt> _attempts = new();
+
+        public void OnHttpAttempt(HttpAttempt attempt) => _attempts.Enqueue(attempt);
+
+        public HttpAttempt[] Drain() => [.. _attempts];
+    }
+}
