@@ -22,8 +22,8 @@ public sealed record RunEvent(
     [property: Id(2)] string Type,
     [property: Id(3)] string PayloadJson);
 
-/// <summary>The workflow_runs columns a checkpoint sets; <paramref name="Silo"/> is the silo that wrote it.</summary>
-public sealed record RunRowUpdate(RunStatus Status, string? OutputJson, string? Error, string Silo);
+/// <summary>The workflow_runs columns a checkpoint sets; <paramref name="Silo"/> is the silo that wrote it, <paramref name="ReminderMissing"/> see <see cref="RunState.ReminderMissing"/>.</summary>
+public sealed record RunRowUpdate(RunStatus Status, string? OutputJson, string? Error, string Silo, bool ReminderMissing);
 
 /// <summary>The event types of DESIGN.md.</summary>
 public static class RunEventTypes

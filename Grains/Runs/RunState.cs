@@ -1,8 +1,9 @@
 namespace MeshHook.Grains.Runs;
 
 /// <summary>
-/// The run grain's checkpoint, stored through Orleans' ADO.NET grain storage. It is the source of truth:
-/// workflow_events and workflow_runs are brought up to date from it (see <see cref="Pending"/>).
+/// What a run grain holds of its run. Stored by <see cref="RunStorage"/>: what it writes is <see cref="Pending"/> and
+/// the row's fields, and what it reads is rebuilt from workflow_runs and workflow_events (<see cref="RunJournal"/>).
+/// The rest is derived, and travels as it is when the run migrates to another silo.
 /// </summary>
 [GenerateSerializer]
 public sealed class RunState
@@ -21,10 +22,7 @@ public sealed class RunState
     [Id(3)]
     public Dictionary<string, StepState> Steps { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>
-    /// Events checkpointed here but maybe not yet in workflow_events. They are written after each state
-    /// write and again on activation; the insert is idempotent on (run_id, seq), so nothing is lost or doubled.
-    /// </summary>
+    /// <summary>Events added since the last checkpoint; the next one appends them to workflow_events.</summary>
     [Id(4)]
     public List<RunEvent> Pending { get; set; } = [];
 
@@ -33,10 +31,6 @@ public sealed class RunState
 
     [Id(6)]
     public string? Error { get; set; }
-
-    /// <summary>workflow_runs still has to be brought to <see cref="Status"/> (with output and error).</summary>
-    [Id(7)]
-    public bool RunRowStale { get; set; }
 
     /// <summary>The step that succeeded last; its output becomes the run's output when the run succeeds.</summary>
     [Id(8)]
@@ -49,9 +43,14 @@ public sealed class RunState
     /// <summary>
     /// The run went on without its reminder (Orleans' reminder service did not take it in time) and it has not been
     /// seen to land since: whichever activation holds the run keeps registering it (see <see cref="RunReminder"/>).
+    /// Checkpointed in workflow_runs.reminder_missing.
     /// </summary>
     [Id(10)]
     public bool ReminderMissing { get; set; }
+
+    /// <summary>The run's definition and trigger, read with its history (null when no such run exists).</summary>
+    [Id(11)]
+    public RunRecord? Record { get; set; }
 }
 
 /// <summary>One step's checkpoint.</summary>

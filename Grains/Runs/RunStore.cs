@@ -6,25 +6,32 @@ namespace MeshHook.Grains.Runs;
 /// <summary>Reads and writes MeshHook's run tables (workflow_runs, workflow_events) for the run grains and the silo.</summary>
 public sealed class RunStore(NpgsqlDataSource dataSource)
 {
-    /// <summary>Loads a run with its definition, or null when no such run exists.</summary>
-    public async Task<RunRecord?> LoadAsync(Guid runId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Loads a run with its definition, its row's output and error, and its whole history, in one round trip;
+    /// null when no such run exists.
+    /// </summary>
+    public async Task<StoredRun?> LoadAsync(Guid runId, CancellationToken cancellationToken)
     {
-        const string sql = """
-            SELECT r.slug, d.version, d.definition::text, r.trigger::text, r.status,
-                   coalesce((SELECT max(e.seq) FROM workflow_events e WHERE e.run_id = r.id), 0)
+        await using var batch = dataSource.CreateBatch();
+        var run = new NpgsqlBatchCommand("""
+            SELECT r.slug, d.version, d.definition::text, r.trigger::text, r.status, r.last_seq, r.output::text, r.error, r.reminder_missing
             FROM workflow_runs r
             JOIN workflow_definitions d ON d.id = r.workflow_id
             WHERE r.id = @id
-            """;
-        await using var command = dataSource.CreateCommand(sql);
-        command.Parameters.AddWithValue("id", runId);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            """);
+        run.Parameters.AddWithValue("id", runId);
+        var events = new NpgsqlBatchCommand("SELECT seq, ts, type, payload::text FROM workflow_events WHERE run_id = @id ORDER BY seq");
+        events.Parameters.AddWithValue("id", runId);
+        batch.BatchCommands.Add(run);
+        batch.BatchCommands.Add(events);
+
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
         {
             return null;
         }
 
-        return new RunRecord(
+        var record = new RunRecord(
             runId,
             reader.GetString(0),
             reader.GetInt32(1),
@@ -32,61 +39,49 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
             reader.GetString(3),
             ParseStatus(reader.GetString(4)),
             reader.GetInt32(5));
+        var output = reader.IsDBNull(6) ? null : reader.GetString(6);
+        var error = reader.IsDBNull(7) ? null : reader.GetString(7);
+        var reminderMissing = reader.GetBoolean(8);
+        await reader.NextResultAsync(cancellationToken);
+        var history = new List<RunEvent>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            history.Add(new RunEvent(reader.GetInt32(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetString(2), reader.GetString(3)));
+        }
+
+        return new StoredRun(record, history, output, error, reminderMissing);
     }
 
     /// <summary>
-    /// Appends events (idempotent on (run_id, seq): an event already there is left as it is) and, in the
-    /// same transaction, brings workflow_runs up to date.
+    /// One checkpoint, in one statement and one transaction (sql/0104): appends <paramref name="events"/>, which must be
+    /// numbered from <paramref name="expectedLastSeq"/> + 1 on, and sets the run's row. Returns the run's new last seq.
     /// </summary>
-    public async Task AppendAsync(Guid runId, IReadOnlyList<RunEvent> events, RunRowUpdate? update, CancellationToken cancellationToken)
+    /// <exception cref="StaleRunException">The run's last seq is no longer <paramref name="expectedLastSeq"/>: another
+    /// activation wrote since, and nothing was written.</exception>
+    public async Task<int> CheckpointAsync(Guid runId, int expectedLastSeq, IReadOnlyList<RunEvent> events, RunRowUpdate row, CancellationToken cancellationToken)
     {
-        if (events.Count == 0 && update is null)
+        for (var i = 0; i < events.Count; i++)
         {
-            return;
+            if (events[i].Seq != expectedLastSeq + 1 + i)
+            {
+                throw new ArgumentException($"event {i} of the checkpoint has seq {events[i].Seq}, expected {expectedLastSeq + 1 + i}", nameof(events));
+            }
         }
 
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        if (events.Count > 0)
-        {
-            var insert = new NpgsqlBatchCommand("""
-                INSERT INTO workflow_events (run_id, seq, ts, type, payload)
-                SELECT @run, s, t, ty, p::jsonb FROM unnest(@seqs, @tss, @types, @payloads) AS e(s, t, ty, p)
-                ON CONFLICT (run_id, seq) DO NOTHING
-                """);
-            insert.Parameters.AddWithValue("run", runId);
-            insert.Parameters.Add(new NpgsqlParameter("seqs", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = events.Select(e => e.Seq).ToArray() });
-            insert.Parameters.Add(new NpgsqlParameter("tss", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = events.Select(e => e.Timestamp.UtcDateTime).ToArray() });
-            insert.Parameters.Add(new NpgsqlParameter("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = events.Select(e => e.Type).ToArray() });
-            insert.Parameters.Add(new NpgsqlParameter("payloads", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = events.Select(e => e.PayloadJson).ToArray() });
-            batch.BatchCommands.Add(insert);
-        }
-
-        if (update is not null)
-        {
-            var status = update.Status.ToText();
-            var set = new NpgsqlBatchCommand("""
-                UPDATE workflow_runs SET
-                    status = @status,
-                    output = @output::jsonb,
-                    error = @error,
-                    silo = @silo,
-                    started_at = CASE WHEN @status <> 'queued' THEN coalesce(started_at, now()) ELSE started_at END,
-                    finished_at = CASE WHEN @status IN ('succeeded', 'failed', 'canceled') THEN coalesce(finished_at, now()) ELSE NULL END,
-                    updated_at = now()
-                WHERE id = @run
-                """);
-            set.Parameters.AddWithValue("run", runId);
-            set.Parameters.AddWithValue("status", status);
-            set.Parameters.Add(new NpgsqlParameter("output", NpgsqlDbType.Text) { Value = (object?)update.OutputJson ?? DBNull.Value });
-            set.Parameters.Add(new NpgsqlParameter("error", NpgsqlDbType.Text) { Value = (object?)update.Error ?? DBNull.Value });
-            set.Parameters.AddWithValue("silo", update.Silo);
-            batch.BatchCommands.Add(set);
-        }
-
-        await batch.ExecuteNonQueryAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        await using var command = dataSource.CreateCommand(
+            "SELECT meshhook_checkpoint(@run, @expected, @tss, @types, @payloads, @status, @output, @error, @silo, @reminderMissing)");
+        command.Parameters.AddWithValue("run", runId);
+        command.Parameters.AddWithValue("expected", expectedLastSeq);
+        command.Parameters.Add(new NpgsqlParameter("tss", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = events.Select(e => e.Timestamp.UtcDateTime).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = events.Select(e => e.Type).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("payloads", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = events.Select(e => e.PayloadJson).ToArray() });
+        command.Parameters.AddWithValue("status", row.Status.ToText());
+        command.Parameters.Add(new NpgsqlParameter("output", NpgsqlDbType.Text) { Value = (object?)row.OutputJson ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("error", NpgsqlDbType.Text) { Value = (object?)row.Error ?? DBNull.Value });
+        command.Parameters.AddWithValue("silo", row.Silo);
+        command.Parameters.AddWithValue("reminderMissing", row.ReminderMissing);
+        var lastSeq = (int)(await command.ExecuteScalarAsync(cancellationToken))!;
+        return lastSeq >= 0 ? lastSeq : throw new StaleRunException(runId, expectedLastSeq);
     }
 
     /// <summary>
@@ -232,6 +227,16 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
         "canceled" => RunStatus.Canceled,
         _ => throw new InvalidOperationException($"unknown run status '{text}' in workflow_runs"),
     };
+}
+
+/// <summary>A run as Postgres holds it: its record, its history in seq order, and its row's output, error and reminder flag.</summary>
+public sealed record StoredRun(RunRecord Record, IReadOnlyList<RunEvent> Events, string? OutputJson, string? Error, bool ReminderMissing);
+
+/// <summary>A checkpoint was refused: another activation of the run wrote since this one read or last wrote it.</summary>
+public sealed class StaleRunException(Guid runId, int expectedLastSeq)
+    : Exception($"run {runId} was written past seq {expectedLastSeq} by another activation; this one is stale")
+{
+    public Guid RunId { get; } = runId;
 }
 
 /// <summary>No published workflow has the slug.</summary>

@@ -9,10 +9,10 @@ using Orleans.Storage;
 namespace MeshHook.Grains.Runs;
 
 /// <summary>
-/// One workflow run. Executes the DAG one step at a time and checkpoints at every step boundary:
-/// the grain state is written first (the commit point), then workflow_events and workflow_runs are
-/// brought up to date from it. While unfinished the run holds a reminder, so it always comes back (when Orleans'
-/// reminder service is slow to take it, the run does not wait: see <see cref="RunReminder"/>).
+/// One workflow run. Executes the DAG one step at a time and checkpoints at every step boundary: a checkpoint appends
+/// the run's new events to workflow_events and updates workflow_runs in one transaction (<see cref="RunStorage"/>), and
+/// an activation rebuilds the run from them. While unfinished the run holds a reminder, so it always comes back (when
+/// Orleans' reminder service is slow to take it, the run does not wait: see <see cref="RunReminder"/>).
 /// </summary>
 /// <remarks>
 /// Placed on the silo that first calls it (a gateway silo, the reminder's silo, the recovery sweep's silo), or on a
@@ -24,7 +24,6 @@ namespace MeshHook.Grains.Runs;
 [Orleans.Placement.PreferLocalPlacement]
 public sealed partial class WorkflowRunGrain(
     [PersistentState("run", WorkflowRunGrain.StorageName)] IPersistentState<RunState> state,
-    RunStore store,
     WorkflowCache workflows,
     StepRunner runner,
     RunMetrics metrics,
@@ -34,16 +33,13 @@ public sealed partial class WorkflowRunGrain(
     ILocalSiloDetails silo,
     IOptions<RunOptions> options,
     TimeProvider time,
-    ILogger<WorkflowRunGrain> logger) : Grain, IWorkflowRunGrain, IRemindable, IGrainMigrationParticipant
+    ILogger<WorkflowRunGrain> logger) : Grain, IWorkflowRunGrain, IRemindable
 {
     /// <summary>The grain storage provider the run state lives in.</summary>
     public const string StorageName = "runs";
 
     /// <summary>The reminder every unfinished run holds.</summary>
     public const string ReminderName = "meshhook-run";
-
-    // The run's record travels with a migration under this key (the state travels on its own).
-    private const string RecordMigrationKey = "meshhook.run-record";
 
     private RunRecord? _record;
     private Workflow? _workflow;
@@ -63,34 +59,25 @@ public sealed partial class WorkflowRunGrain(
 
     private Guid RunId => this.GetPrimaryKey();
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _reminder = new RunReminder(this, RunId, state.State, options.Value, metrics, time, logger);
-        // A run handed off by a stopping silo brings its record along (OnRehydrate): no read, so it resumes sooner.
-        _record ??= await store.LoadAsync(RunId, cancellationToken);
+        var run = state.State;
+        _reminder = new RunReminder(this, RunId, run, options.Value, metrics, time, logger);
+        // Read with the run's history by RunStorage, or brought along by a migration (then nothing is read).
+        _record = run.Record;
         if (_record is null)
         {
             // Nothing to run; the caller gets RunNotFoundException (see EnsureExists).
-            return;
+            return Task.CompletedTask;
         }
 
         _workflow = workflows.Get(_record);
-        var run = state.State;
-        if (run.Pending.Count > 0 && _record.MaxSeq >= run.Pending[^1].Seq)
+        foreach (var node in _workflow.Nodes)
         {
-            // The last checkpoint's history write landed (its events and the run row are one transaction); the stored
-            // state just still lists them, as every checkpoint's state write precedes its history write. Nothing to redo.
-            run.Pending.Clear();
-            run.RunRowStale = false;
-        }
-        else if (run.Pending.Count > 0 || run.RunRowStale)
-        {
-            // A crash between the state write and the history write: finish what the checkpoint promised.
-            await FlushAsync();
+            run.Steps.TryAdd(node.Id, new StepState());
         }
 
-        // run_created (and anything written outside the grain) already took seqs.
-        run.NextSeq = Math.Max(run.NextSeq, _record.MaxSeq + 1);
+        RunSchedule.SkipUnreachable(_workflow, run.Steps);
         _visible = run.Initialized ? (run.Status, run.OutputJson, run.Error) : (_record.Status, null, null);
         BuildContext();
 
@@ -110,6 +97,8 @@ public sealed partial class WorkflowRunGrain(
             // On a draining silo the run does not start: its deactivation hands it to a survivor.
             EnsureLoop();
         }
+
+        return Task.CompletedTask;
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -146,10 +135,10 @@ public sealed partial class WorkflowRunGrain(
         var run = state.State;
         if (run.Status.IsFinished() || record.Status.IsFinished())
         {
-            if (run.Status.IsFinished() && !IsFlushed && _loop is not { IsCompleted: false })
+            if (run.Status.IsFinished() && !IsSaved && _loop is not { IsCompleted: false })
             {
-                // A finished run whose last history write failed (the sweep or the reminder lands here): write it now.
-                await FlushAsync();
+                // A run finished in memory whose final checkpoint failed (the sweep or the reminder lands here): write it now.
+                await CheckpointAsync();
             }
 
             return;
@@ -206,13 +195,13 @@ public sealed partial class WorkflowRunGrain(
     {
         if (_record is null || state.State.Status.IsFinished())
         {
-            if (_record is not null && !IsFlushed && _loop is not { IsCompleted: false })
+            if (_record is not null && !IsSaved && _loop is not { IsCompleted: false })
             {
-                // The final history write failed when the run finished: this tick writes it.
-                await FlushAsync();
+                // The final checkpoint failed when the run finished: this tick writes it.
+                await CheckpointAsync();
             }
 
-            if (_record is null || IsFlushed)
+            if (_record is null || IsSaved)
             {
                 await _reminder.RemoveAsync();
             }
@@ -277,24 +266,6 @@ public sealed partial class WorkflowRunGrain(
         }
     }
 
-    /// <summary>A migrating run takes its record along; the persistent state migrates by itself.</summary>
-    public void OnDehydrate(IDehydrationContext dehydrationContext)
-    {
-        if (_record is not null)
-        {
-            dehydrationContext.TryAddValue(RecordMigrationKey, _record);
-        }
-    }
-
-    /// <summary>Called before OnActivateAsync on the silo the run migrated to.</summary>
-    public void OnRehydrate(IRehydrationContext rehydrationContext)
-    {
-        if (rehydrationContext.TryGetValue(RecordMigrationKey, out RunRecord? record) && record.RunId == RunId)
-        {
-            _record = record;
-        }
-    }
-
     private RunRecord EnsureExists()
     {
         if (_record is null)
@@ -313,7 +284,6 @@ public sealed partial class WorkflowRunGrain(
         var run = state.State;
         run.Initialized = true;
         run.Status = RunStatus.Running;
-        run.RunRowStale = true;
         foreach (var node in _workflow!.Nodes)
         {
             run.Steps.TryAdd(node.Id, new StepState());
@@ -483,7 +453,6 @@ public sealed partial class WorkflowRunGrain(
         run.Status = status;
         run.Error = error;
         run.OutputJson = outputJson;
-        run.RunRowStale = true;
         if (status == RunStatus.Canceled)
         {
             foreach (var step in run.Steps.Values.Where(s => s.Status == StepStatus.Running))
@@ -498,39 +467,25 @@ public sealed partial class WorkflowRunGrain(
             AddEvent(RunEvents.RunCompleted(status, error));
         }
 
+        // Unwritten when Postgres stays out of reach past the retries: the reminder stays, and its next tick writes it.
         await CheckpointAsync();
-        // The final history and row have no next checkpoint to carry them: retry them here for a while.
-        for (var attempt = 1; !IsFlushed && attempt <= FinalFlushAttempts; attempt++)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(250 * (1 << attempt)));
-            await FlushAsync();
-        }
-
         this.DelayDeactivation(TimeSpan.Zero);
         metrics.RunFinished(status);
         LogFinished(RunId, status.ToText());
-        if (IsFlushed)
-        {
-            // Still unwritten (Postgres out of reach): the reminder stays, and its next tick writes them.
-            await _reminder.RemoveAsync();
-        }
+        await _reminder.RemoveAsync();
     }
 
-    /// <summary>Retries of the final flush after the first failed (about 15 s in all).</summary>
-    private const int FinalFlushAttempts = 5;
-
-    /// <summary>Every checkpointed event and the run row are in Postgres.</summary>
-    private bool IsFlushed => state.State.Pending.Count == 0 && !state.State.RunRowStale;
+    /// <summary>Every event added is in Postgres, with the run's row.</summary>
+    private bool IsSaved => state.State.Pending.Count == 0;
 
     /// <summary>
-    /// Writes the state (the commit point), then the history and the run row from it. A failed write is tried five
-    /// times (about 3 s). While the silo drains it is tried until the drain limit, or during the hand-off until
-    /// <paramref name="handOffBudget"/> ends: a Postgres restart during a drain must not cost a run the step it just
-    /// did (left unsaved, it would run again where the run resumes).
+    /// One checkpoint: the events added since the last one and the run's row, in one transaction (<see cref="RunStorage"/>).
+    /// A failed write is tried five times (about 3 s). While the silo drains it is tried until the drain limit, or during
+    /// the hand-off until <paramref name="handOffBudget"/> ends: a Postgres restart during a drain must not cost a run the
+    /// step it just did (left unsaved, it would run again where the run resumes). A stale activation is not retried.
     /// </summary>
     private async Task CheckpointAsync(CancellationToken handOffBudget = default)
     {
-        state.State.RunRowStale = true;
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -549,32 +504,14 @@ public sealed partial class WorkflowRunGrain(
             }
         }
 
-        await FlushAsync();
+        var run = state.State;
+        _visible = (run.Status, run.OutputJson, run.Error);
     }
 
     private bool WithinDrainBudget(CancellationToken handOffBudget) =>
         handOffBudget.CanBeCanceled
             ? !handOffBudget.IsCancellationRequested
             : drain.IsDraining && !drain.StepCancellation.IsCancellationRequested;
-
-    private async Task FlushAsync()
-    {
-        var run = state.State;
-        var events = run.Pending.ToArray();
-        try
-        {
-            var update = run.RunRowStale ? new RunRowUpdate(run.Status, run.OutputJson, run.Error, silo.SiloAddress.ToString()) : null;
-            await store.AppendAsync(RunId, events, update, CancellationToken.None);
-            run.Pending.RemoveRange(0, events.Length);
-            run.RunRowStale = false;
-            _visible = (run.Status, run.OutputJson, run.Error);
-        }
-        catch (Exception e)
-        {
-            // The state holds the events; the next checkpoint or activation writes them.
-            LogFlushFailed(e, RunId, events.Length);
-        }
-    }
 
     private void AddEvent(NewRunEvent e)
     {
@@ -630,9 +567,6 @@ public sealed partial class WorkflowRunGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: checkpoint write failed (attempt {Attempt}); retrying")]
     private partial void LogCheckpointRetry(Exception exception, Guid runId, int attempt);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: {Count} event(s) checkpointed but not yet in workflow_events; they are written at the next checkpoint or activation")]
-    private partial void LogFlushFailed(Exception exception, Guid runId, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: state was written by another activation; this one stops")]
     private partial void LogStaleActivation(Exception exception, Guid runId);

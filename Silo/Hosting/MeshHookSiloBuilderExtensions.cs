@@ -6,6 +6,7 @@ using MeshHook.Silo.Shutdown;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
+using Orleans.Runtime.Hosting;
 
 namespace MeshHook.Silo.Hosting;
 
@@ -56,11 +57,14 @@ public static class MeshHookSiloBuilderExtensions
             });
         }
 
-        silo.AddAdoNetGrainStorage(WorkflowRunGrain.StorageName, o =>
+        // Runs are stored as their row and history (RunStorage); Orleans' ADO.NET storage stays the default provider
+        // for any other grain state (README, "Storage").
+        silo.AddAdoNetGrainStorageAsDefault(o =>
         {
             o.Invariant = Invariant;
             o.ConnectionString = connectionString;
         });
+        silo.Services.AddGrainStorage(WorkflowRunGrain.StorageName, (sp, _) => ActivatorUtilities.CreateInstance<RunStorage>(sp));
         silo.UseAdoNetReminderService(o =>
         {
             o.Invariant = Invariant;
