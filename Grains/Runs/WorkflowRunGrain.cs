@@ -9,7 +9,8 @@ using Orleans.Storage;
 namespace MeshHook.Grains.Runs;
 
 /// <summary>
-/// One workflow run. Executes the DAG one step at a time and checkpoints at every step boundary: a checkpoint appends
+/// One workflow run. Executes the DAG one step at a time and checkpoints before every step with an effect outside the
+/// run (http_call) or a durable wait (delay), and at the end (see <see cref="StartsWithCheckpoint"/>): a checkpoint appends
 /// the run's new events to workflow_events and updates workflow_runs in one transaction (<see cref="RunStorage"/>), and
 /// an activation rebuilds the run from them. While unfinished the run holds a reminder, so it always comes back (when
 /// Orleans' reminder service is slow to take it, the run does not wait: see <see cref="RunReminder"/>).
@@ -341,11 +342,17 @@ public sealed partial class WorkflowRunGrain(
                 StepResult result;
                 try
                 {
-                    // One write commits the previous step's success together with this step's start.
-                    await CheckpointAsync();
+                    var saved = false;
+                    if (StartsWithCheckpoint(node))
+                    {
+                        // One write commits the steps since the last checkpoint together with this step's start.
+                        await CheckpointAsync();
+                        saved = true;
+                    }
+
                     // The drain began while the start was being saved: nothing has happened outside yet, so the step
                     // starts where the run resumes instead of holding up this silo.
-                    result = drain.IsDraining
+                    result = saved && drain.IsDraining
                         ? new StepResult(new StepOutcome.Suspended(), [])
                         : await runner.RunAsync(RunId, node, _context, step.FirstStartedAt!.Value, StepSignalsFor(lifetime));
                 }
@@ -427,6 +434,14 @@ public sealed partial class WorkflowRunGrain(
             this.DeactivateOnIdle();
         }
     }
+
+    /// <summary>
+    /// Whether a step starts only once its start is checkpointed: an http_call acts outside the run, and a delay's due
+    /// time must survive a restart. The other steps are pure and quick: running one again after a crash is harmless, so
+    /// their events go with the next checkpoint (before the next such step, or at the end). A side effect's success is
+    /// therefore committed by the next checkpoint, with only pure steps between them.
+    /// </summary>
+    private static bool StartsWithCheckpoint(WorkflowNode node) => node is HttpCallNode or DelayNode;
 
     private StepSignals StepSignalsFor(CancellationToken lifetime) => new(
         RunCanceled: _userCancel.Token,
