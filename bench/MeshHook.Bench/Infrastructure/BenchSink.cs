@@ -34,7 +34,8 @@ public sealed class BenchSink : IAsyncDisposable
             await reader.ReadToEndAsync(context.RequestAborted);
             Interlocked.Increment(ref sink._requests);
             context.Response.ContentType = "application/json";
-            await context.Response.WriteAsync("""{"ok":true}""", context.RequestAborted);
+            var answer = context.Request.Path.StartsWithSegments(Throughput.BenchWorkflow.ChainPath) ? Throughput.BenchWorkflow.ChainAnswer : """{"ok":true}""";
+            await context.Response.WriteAsync(answer, context.RequestAborted);
         });
         await app.StartAsync(cancellationToken);
         sink.BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());

@@ -16,7 +16,7 @@ namespace MeshHook.Bench.Throughput;
 /// </summary>
 public sealed class ThroughputBenchmark(ThroughputOptions options, TextWriter output)
 {
-    private const string Slug = "bench-linear";
+    private const string Slug = "bench-workflow";
     private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan CeilingWarmup = TimeSpan.FromSeconds(1);
 
@@ -46,7 +46,7 @@ public sealed class ThroughputBenchmark(ThroughputOptions options, TextWriter ou
             sink = await BenchSink.StartAsync(cancellationToken);
             cluster = await BenchCluster.StartAsync(connectionString, options.Silos);
             var store = new RunStore(dataSource);
-            await store.PublishAsync(Slug, "benchmark: linear", LinearWorkflow.Definition(sink.BaseAddress), secret: null, cancellationToken);
+            await store.PublishAsync(Slug, $"benchmark: {options.Workflow.Name}", options.Workflow.Definition(sink.BaseAddress), secret: null, cancellationToken);
             _postmasterPid = postgres.PostmasterPid;
             await PrintSetupAsync(postgres, dataSource, started.Elapsed, cancellationToken);
 
@@ -70,7 +70,7 @@ public sealed class ThroughputBenchmark(ThroughputOptions options, TextWriter ou
                         engineResult = await MeasureEngineAsync(engine, concurrency, cancellationToken);
                     }
 
-                    var level = new LevelResult(round, concurrency, engineResult, ceilingResult);
+                    var level = new LevelResult(round, concurrency, options.Workflow.Steps, engineResult, ceilingResult);
                     rounds.Add(level);
                     output.WriteLine(ThroughputReport.RoundLine(level));
                 }
@@ -244,12 +244,12 @@ public sealed class ThroughputBenchmark(ThroughputOptions options, TextWriter ou
 }
 
 /// <summary>One level of one round: the engine and its ceiling, measured back to back.</summary>
-public sealed record LevelResult(int Round, int Concurrency, PhaseResult Engine, PhaseResult Ceiling)
+public sealed record LevelResult(int Round, int Concurrency, int StepsPerRun, PhaseResult Engine, PhaseResult Ceiling)
 {
-    public double StepsPerSecond => Engine.PerSecond * LinearWorkflow.Steps;
+    public double StepsPerSecond => Engine.PerSecond * StepsPerRun;
 
     public double Ratio => Ceiling.PerSecond == 0 ? 0 : StepsPerSecond / Ceiling.PerSecond;
 
     /// <summary>The steps done in the engine window (runs straddling an edge count half).</summary>
-    public double StepsInWindow => Engine.WorkInWindow * LinearWorkflow.Steps;
+    public double StepsInWindow => Engine.WorkInWindow * StepsPerRun;
 }

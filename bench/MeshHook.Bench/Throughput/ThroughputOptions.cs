@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace MeshHook.Bench.Throughput;
 
-/// <summary>Command line of <c>throughput</c>: <c>[--duration 10s] [--warmup 3s] [--concurrency 1,16,64] [--rounds 2] [--silos 1]</c>.</summary>
+/// <summary>Command line of <c>throughput</c>: <c>[--duration 10s] [--warmup 3s] [--concurrency 1,16,64] [--rounds 2] [--silos 1] [--workflow linear|chain20]</c>.</summary>
 public sealed record ThroughputOptions
 {
     /// <summary>Length of each measurement window (engine and ceiling alike).</summary>
@@ -18,6 +18,9 @@ public sealed record ThroughputOptions
 
     public short Silos { get; init; } = 1;
 
+    /// <summary>The workflow every run executes (<see cref="BenchWorkflow.Parse"/>).</summary>
+    public BenchWorkflow Workflow { get; init; } = BenchWorkflow.Linear;
+
     public static ThroughputOptions Parse(IReadOnlyList<string> args)
     {
         var options = new ThroughputOptions();
@@ -31,6 +34,7 @@ public sealed record ThroughputOptions
                 "--concurrency" => options with { Concurrency = value.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray() },
                 "--rounds" => options with { Rounds = int.Parse(value, CultureInfo.InvariantCulture) },
                 "--silos" => options with { Silos = short.Parse(value, CultureInfo.InvariantCulture) },
+                "--workflow" => options with { Workflow = BenchWorkflow.Parse(value) },
                 _ => throw new ArgumentException($"unknown option {args[i]}"),
             };
             i++;

@@ -17,7 +17,7 @@ public static class ThroughputReport
     {
         var rounds = options.Rounds == 1 ? "1 round" : $"median of {options.Rounds} rounds";
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Durable throughput: webhook → transform → http_call (local sink) → terminate, {LinearWorkflow.Steps} steps/run, " +
+            $"Durable throughput: {options.Workflow.Description}, {options.Workflow.Steps} steps/run, " +
             $"{options.Silos} silo(s), {options.Duration.TotalSeconds:0.#}s windows, {rounds}"));
         output.WriteLine();
         output.WriteLine("| conc | runs/s | steps/s | run p50 ms | run p99 ms | ceiling commits/s | commit p50 ms | ratio | ≥ 40%? |");
@@ -72,7 +72,7 @@ public static class ThroughputReport
         output.WriteLine();
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"checks: {failures} failed/timed-out run(s) in the windows; engine meter counted {meterSteps} steps in the windows vs " +
-            $"{countedSteps:F0} from runs × {LinearWorkflow.Steps}; sink got {sinkRequests} requests for {finishedEvents} finished runs; total {total.TotalSeconds:F0}s"));
+            $"{countedSteps:F0} from runs × {options.Workflow.Steps}; sink got {sinkRequests} requests for {finishedEvents} finished runs; total {total.TotalSeconds:F0}s"));
     }
 
     private static string Ms(TimeSpan value) => value.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture).PadLeft(6);
