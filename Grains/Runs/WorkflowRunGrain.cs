@@ -27,6 +27,7 @@ public sealed partial class WorkflowRunGrain(
     [PersistentState("run", WorkflowRunGrain.StorageName)] IPersistentState<RunState> state,
     WorkflowCache workflows,
     StepRunner runner,
+    RunCheckpointer checkpointer,
     RunMetrics metrics,
     RunWakeUps wakeUps,
     SiloDrain drain,
@@ -494,39 +495,15 @@ public sealed partial class WorkflowRunGrain(
     private bool IsSaved => state.State.Pending.Count == 0;
 
     /// <summary>
-    /// One checkpoint: the events added since the last one and the run's row, in one transaction (<see cref="RunStorage"/>).
-    /// A failed write is tried five times (about 3 s). While the silo drains it is tried until the drain limit, or during
-    /// the hand-off until <paramref name="handOffBudget"/> ends: a Postgres restart during a drain must not cost a run the
-    /// step it just did (left unsaved, it would run again where the run resumes). A stale activation is not retried.
+    /// One checkpoint: the events added since the last one and the run's row, in one transaction (<see cref="RunStorage"/>),
+    /// retried as <see cref="RunCheckpointer"/> says (during the hand-off, until <paramref name="handOffBudget"/> ends).
     /// </summary>
     private async Task CheckpointAsync(CancellationToken handOffBudget = default)
     {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                await state.WriteStateAsync();
-                break;
-            }
-            catch (Exception e) when (e is not InconsistentStateException && (attempt < 5 || WithinDrainBudget(handOffBudget)))
-            {
-                if (attempt <= 5 || attempt % 10 == 0)
-                {
-                    LogCheckpointRetry(e, RunId, attempt);
-                }
-
-                await Task.Delay(TimeSpan.FromMilliseconds(attempt < 5 ? 100 * (1 << attempt) : 1000));
-            }
-        }
-
+        await checkpointer.WriteAsync(RunId, () => state.WriteStateAsync(), handOffBudget);
         var run = state.State;
         _visible = (run.Status, run.OutputJson, run.Error);
     }
-
-    private bool WithinDrainBudget(CancellationToken handOffBudget) =>
-        handOffBudget.CanBeCanceled
-            ? !handOffBudget.IsCancellationRequested
-            : drain.IsDraining && !drain.StepCancellation.IsCancellationRequested;
 
     private void AddEvent(NewRunEvent e)
     {
@@ -579,9 +556,6 @@ public sealed partial class WorkflowRunGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId}: step {NodeId} failed: {Error}")]
     private partial void LogStepFailed(Guid runId, string nodeId, string error);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: checkpoint write failed (attempt {Attempt}); retrying")]
-    private partial void LogCheckpointRetry(Exception exception, Guid runId, int attempt);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: state was written by another activation; this one stops")]
     private partial void LogStaleActivation(Exception exception, Guid runId);

@@ -85,6 +85,7 @@ public static class MeshHookSiloBuilderExtensions
         services.AddSingleton<WorkflowCache>();
         services.AddSingleton<RunMetrics>();
         services.AddSingleton<StepRunner>();
+        services.AddSingleton<RunCheckpointer>();
         services.AddSingleton<RunWakeUps>();
         services.AddSingleton<SiloDrain>();
         services.AddMeshHookSteps();
