@@ -1,13 +1,8 @@
-using System.Buffers;
 using System.Collections.Concurrent;
-using System.Diagnostics.CodeAnalysis;
-using System.Net.Http.Headers;
 using System.Net.Sockets;
-using System.Text;
 using MeshHook.Grains.Definitions;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
-using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 using Polly;
 using Polly.Timeout;
@@ -68,7 +63,7 @@ public sealed partial class HttpCallExecutor(
         cancellationToken.ThrowIfCancellationRequested();
         var node = invocation.NodeAs<HttpCallNode>();
 
-        if (!TryPrepare(node, invocation, out var request, out var inputError))
+        if (!HttpRequests.TryPrepare(node, invocation, out var request, out var inputError))
         {
             return Fail(invocation, node, inputError);
         }
@@ -113,7 +108,7 @@ public sealed partial class HttpCallExecutor(
         {
             using var request = call.Request.Create();
             response = await call.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attemptToken);
-            await BufferContentAsync(response, attemptToken);
+            await HttpResponses.BufferContentAsync(response, MaxResponseBodyBytes, attemptToken);
         }
         catch (Exception e)
         {
@@ -157,8 +152,8 @@ public sealed partial class HttpCallExecutor(
             var output = new JObject
             {
                 ["status"] = status,
-                ["headers"] = ResponseHeaders(response),
-                ["body"] = await ResponseBodyAsync(response.Content),
+                ["headers"] = HttpResponses.Headers(response),
+                ["body"] = await HttpResponses.BodyAsync(response.Content),
             };
             LogSucceeded(logger, call.Invocation.RunId, call.Node.Id, status, call.Attempts);
             return new StepOutcome.Succeeded(output);
@@ -245,224 +240,6 @@ public sealed partial class HttpCallExecutor(
         _ => null,
     };
 
-    private static bool TryPrepare(
-        HttpCallNode node,
-        StepInvocation invocation,
-        [NotNullWhen(true)] out PreparedRequest? request,
-        [NotNullWhen(false)] out string? error)
-    {
-        request = null;
-        if (!node.Url.IsAbsoluteUri || (node.Url.Scheme != Uri.UriSchemeHttp && node.Url.Scheme != Uri.UriSchemeHttps))
-        {
-            error = "url must be an absolute http or https URL";
-            return false;
-        }
-
-        var headers = new List<KeyValuePair<string, string>>(node.Headers.Count);
-        foreach (var (name, expression) in node.Headers)
-        {
-            if (string.Equals(name, IdempotencyKey.HeaderName, StringComparison.OrdinalIgnoreCase))
-            {
-                continue;
-            }
-
-            if (!TryEvaluate(expression, invocation.Context, out var value, out error))
-            {
-                error = $"header '{name}': {error}";
-                return false;
-            }
-
-            if (value.Type is JTokenType.Null or JTokenType.Undefined)
-            {
-                continue;
-            }
-
-            var text = value.Type == JTokenType.String ? value.Value<string>()! : value.ToString(Formatting.None);
-            if (text.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
-            {
-                error = $"header '{name}': the value of '{expression.Text}' contains a line break or NUL character";
-                return false;
-            }
-
-            headers.Add(new(name, text));
-        }
-
-        string? body = null;
-        if (node.Body is { } bodyExpression)
-        {
-            if (!TryEvaluate(bodyExpression, invocation.Context, out var value, out error))
-            {
-                error = $"body: {error}";
-                return false;
-            }
-
-            body = value.ToString(Formatting.None);
-        }
-
-        var prepared = new PreparedRequest(node.Method, node.Url, headers, body, IdempotencyKey.For(invocation.RunId, node.Id));
-        try
-        {
-            // Building one up front turns a header the HTTP stack refuses into a step failure, not an attempt error.
-            using var probe = prepared.Create();
-        }
-        catch (InvalidHeaderException e)
-        {
-            error = e.Message;
-            return false;
-        }
-
-        request = prepared;
-        error = null;
-        return true;
-    }
-
-    private static bool TryEvaluate(JmesExpression expression, JToken context, [NotNullWhen(true)] out JToken? value, [NotNullWhen(false)] out string? error)
-    {
-        try
-        {
-            value = expression.Evaluate(context);
-            error = null;
-            return true;
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            value = null;
-            error = $"expression '{expression.Text}' failed: {e.Message}";
-            return false;
-        }
-    }
-
-    /// <summary>Reads the body within the attempt (so the per-attempt timeout covers it) into a capped, buffered content.</summary>
-    private static async Task BufferContentAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        var original = response.Content;
-        if (original.Headers.ContentLength is > MaxResponseBodyBytes)
-        {
-            throw new ResponseBodyTooLargeException();
-        }
-
-        byte[] body;
-        try
-        {
-            await using var stream = await original.ReadAsStreamAsync(cancellationToken);
-            using var buffer = new MemoryStream();
-            var chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
-            try
-            {
-                int read;
-                while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
-                {
-                    if (buffer.Length + read > MaxResponseBodyBytes)
-                    {
-                        throw new ResponseBodyTooLargeException();
-                    }
-
-                    buffer.Write(chunk, 0, read);
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(chunk);
-            }
-
-            body = buffer.ToArray();
-        }
-        catch (HttpIOException e)
-        {
-            // A connection lost mid-body is a network error like any other: retryable.
-            throw new HttpRequestException(e.HttpRequestError, "reading the response body failed", e);
-        }
-        catch (IOException e)
-        {
-            throw new HttpRequestException(HttpRequestError.Unknown, "reading the response body failed", e);
-        }
-
-        var buffered = new ByteArrayContent(body);
-        foreach (var header in original.Headers)
-        {
-            buffered.Headers.TryAddWithoutValidation(header.Key, header.Value);
-        }
-
-        response.Content = buffered;
-        original.Dispose();
-    }
-
-    private static JObject ResponseHeaders(HttpResponseMessage response)
-    {
-        var headers = new JObject();
-        foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
-        {
-            var key = name.ToLowerInvariant();
-            var value = string.Join(", ", values);
-            headers[key] = headers[key] is JValue { Type: JTokenType.String } existing ? $"{existing.Value<string>()}, {value}" : value;
-        }
-
-        return headers;
-    }
-
-    private static async Task<JToken> ResponseBodyAsync(HttpContent content)
-    {
-        var bytes = await content.ReadAsByteArrayAsync();
-        if (bytes.Length == 0)
-        {
-            return JValue.CreateNull();
-        }
-
-        var contentType = content.Headers.ContentType;
-        string text;
-        using (var reader = new StreamReader(new MemoryStream(bytes), EncodingOf(contentType), detectEncodingFromByteOrderMarks: true))
-        {
-            text = await reader.ReadToEndAsync();
-        }
-
-        return IsJson(contentType) && TryParseJson(text, out var json) ? json : new JValue(text);
-    }
-
-    private static Encoding EncodingOf(MediaTypeHeaderValue? contentType)
-    {
-        var charset = contentType?.CharSet?.Trim('"');
-        if (string.IsNullOrEmpty(charset))
-        {
-            return Encoding.UTF8;
-        }
-
-        try
-        {
-            return Encoding.GetEncoding(charset);
-        }
-        catch (ArgumentException)
-        {
-            return Encoding.UTF8;
-        }
-    }
-
-    private static bool IsJson(MediaTypeHeaderValue? contentType) =>
-        contentType?.MediaType is { } mediaType
-        && (mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
-            || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
-
-    private static bool TryParseJson(string text, [NotNullWhen(true)] out JToken? json)
-    {
-        try
-        {
-            // DateParseHandling.None: a peer's "2024-01-01T00:00:00Z" stays the string it sent.
-            using var reader = new JsonTextReader(new StringReader(text)) { DateParseHandling = DateParseHandling.None, MaxDepth = 128 };
-            json = JToken.ReadFrom(reader);
-            if (reader.Read())
-            {
-                json = null;
-                return false;
-            }
-
-            return true;
-        }
-        catch (JsonException)
-        {
-            json = null;
-            return false;
-        }
-    }
-
     private static string DescribeAttemptError(Exception e, Call call) => e switch
     {
         OperationCanceledException when call.CancellationToken.IsCancellationRequested => "canceled",
@@ -542,66 +319,4 @@ public sealed partial class HttpCallExecutor(
 
         public int Attempts { get; set; }
     }
-
-    /// <summary>The evaluated request; <see cref="Create"/> makes a fresh message for each attempt.</summary>
-    private sealed record PreparedRequest(
-        HttpMethod Method,
-        Uri Url,
-        IReadOnlyList<KeyValuePair<string, string>> Headers,
-        string? Body,
-        string IdempotencyKeyValue)
-    {
-        public HttpRequestMessage Create()
-        {
-            var request = new HttpRequestMessage(Method, Url);
-            try
-            {
-                if (Body is not null)
-                {
-                    request.Content = new StringContent(Body, Encoding.UTF8, "application/json");
-                }
-
-                foreach (var (name, value) in Headers)
-                {
-                    AddHeader(request, name, value);
-                }
-
-                request.Headers.TryAddWithoutValidation(IdempotencyKey.HeaderName, IdempotencyKeyValue);
-                return request;
-            }
-            catch
-            {
-                request.Dispose();
-                throw;
-            }
-        }
-
-        private static void AddHeader(HttpRequestMessage request, string name, string value)
-        {
-            if (request.Headers.TryAddWithoutValidation(name, value))
-            {
-                return;
-            }
-
-            // Refused as a request header: either a content header (Content-Type...) or not a valid name at all.
-            using var probe = new ByteArrayContent([]);
-            if (!probe.Headers.TryAddWithoutValidation(name, value))
-            {
-                throw new InvalidHeaderException($"header '{name}' cannot be sent: not a valid header name");
-            }
-
-            if (request.Content is { } content)
-            {
-                content.Headers.Remove(name);
-                content.Headers.TryAddWithoutValidation(name, value);
-            }
-
-            // A content header without a body has nothing to describe: it is left out.
-        }
-    }
-
-    private sealed class InvalidHeaderException(string message) : Exception(message);
-
-    private sealed class ResponseBodyTooLargeException()
-        : Exception($"response body exceeds the {MaxResponseBodyBytes} byte limit");
 }
