@@ -20,7 +20,8 @@ public static class HooksApi
     /// <summary>Longest client Idempotency-Key.</summary>
     public const int MaxIdempotencyKeyLength = 200;
 
-    public const string IdempotencyKeyHeader = "Idempotency-Key";
+    /// <summary>The client's key for a webhook; the same header name http_call sends to peers.</summary>
+    public const string IdempotencyKeyHeader = MeshHook.Grains.Steps.IdempotencyKey.HeaderName;
 
     public static IEndpointRouteBuilder MapHooksApi(this IEndpointRouteBuilder routes)
     {

@@ -56,7 +56,7 @@ internal sealed class DefinitionGraph
                     problems.Add(new(node.Id, "branch has no outgoing edges"));
                     break;
                 case BranchNode.TypeName:
-                    foreach (var label in (string[])["true", "false"])
+                    foreach (var label in (string[])[BranchNode.TrueLabel, BranchNode.FalseLabel])
                     {
                         if (outgoing.Count(e => e.Label == label) > 1)
                         {

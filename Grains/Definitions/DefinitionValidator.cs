@@ -19,8 +19,8 @@ public static class DefinitionValidator
     /// <summary>The longest node id; ids are part of the Idempotency-Key header and of run history.</summary>
     public const int MaxNodeIdLength = 128;
 
-    private const string BranchTrue = "true";
-    private const string BranchFalse = "false";
+    private const string BranchTrue = BranchNode.TrueLabel;
+    private const string BranchFalse = BranchNode.FalseLabel;
 
     /// <summary>Validates a definition given as JSON text.</summary>
     public static DefinitionResult Validate(string json)

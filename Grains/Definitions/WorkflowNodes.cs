@@ -45,6 +45,12 @@ public sealed record RetryPolicy(int MaxAttempts, TimeSpan BaseDelay, TimeSpan M
 public sealed record BranchNode(string Id, JmesExpression Condition) : WorkflowNode(Id)
 {
     public const string TypeName = "branch";
+
+    /// <summary>The label of the edge taken when the condition is truthy.</summary>
+    public const string TrueLabel = "true";
+
+    /// <summary>The label of the edge taken when the condition is falsy.</summary>
+    public const string FalseLabel = "false";
     public override string Type => TypeName;
 }
 

@@ -6,8 +6,6 @@ namespace MeshHook.Grains.Steps;
 /// <summary>Runs branch nodes: evaluates the condition and picks the edge labelled "true" or "false" by JMESPath truthiness.</summary>
 public sealed class BranchExecutor : IStepExecutor
 {
-    public const string TrueLabel = "true";
-    public const string FalseLabel = "false";
 
     public string NodeType => BranchNode.TypeName;
 
@@ -21,7 +19,7 @@ public sealed class BranchExecutor : IStepExecutor
         try
         {
             var taken = JmesExpression.IsTruthy(node.Condition.Evaluate(invocation.Context));
-            outcome = new StepOutcome.Succeeded(new JValue(taken), taken ? TrueLabel : FalseLabel);
+            outcome = new StepOutcome.Succeeded(new JValue(taken), taken ? BranchNode.TrueLabel : BranchNode.FalseLabel);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
