@@ -1,3 +1,4 @@
+using MeshHook.Grains.Draining;
 using Microsoft.Extensions.Logging;
 using Orleans.Storage;
 

@@ -1,4 +1,5 @@
 using MeshHook.Grains.Definitions;
+using MeshHook.Grains.Draining;
 using MeshHook.Grains.Steps;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

@@ -1,3 +1,4 @@
+using MeshHook.Grains.Draining;
 using System.Diagnostics;
 using MeshHook.Grains;
 using MeshHook.Grains.Runs;

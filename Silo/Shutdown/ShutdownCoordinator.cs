@@ -1,3 +1,4 @@
+using MeshHook.Grains.Draining;
 using MeshHook.Grains.Runs;
 using Microsoft.Extensions.Options;
 using Npgsql;

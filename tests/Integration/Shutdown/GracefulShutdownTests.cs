@@ -1,4 +1,5 @@
 using AwesomeAssertions;
+using MeshHook.Grains.Draining;
 using MeshHook.Grains;
 using MeshHook.Grains.Runs;
 using MeshHook.Silo.Ops;

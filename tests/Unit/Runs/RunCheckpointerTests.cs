@@ -1,4 +1,5 @@
 using AwesomeAssertions;
+using MeshHook.Grains.Draining;
 using MeshHook.Grains.Runs;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;

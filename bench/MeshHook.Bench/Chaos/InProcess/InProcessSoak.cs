@@ -1,3 +1,4 @@
+using MeshHook.Grains.Draining;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;

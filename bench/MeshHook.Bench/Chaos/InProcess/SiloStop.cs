@@ -1,3 +1,4 @@
+using MeshHook.Grains.Draining;
 using MeshHook.Silo.Shutdown;
 
 namespace MeshHook.Bench.Chaos.InProcess;

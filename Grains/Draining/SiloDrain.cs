@@ -1,4 +1,4 @@
-namespace MeshHook.Grains.Runs;
+namespace MeshHook.Grains.Draining;
 
 /// <summary>
 /// This silo's drain, shared by the shutdown sequence and the run grains living here. Two separate signals:
