@@ -3,8 +3,6 @@ using MeshHook.Grains.Draining;
 using MeshHook.Grains.Steps;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Newtonsoft.Json;
-using Newtonsoft.Json.Linq;
 using Orleans.Storage;
 
 namespace MeshHook.Grains.Runs;
@@ -45,8 +43,7 @@ public sealed partial class WorkflowRunGrain(
     public const string ReminderName = "meshhook-run";
 
     private RunRecord? _record;
-    private Workflow? _workflow;
-    private JObject _context = new();
+    private RunProgress? _progress;
     private Task? _loop;
     private CancellationTokenSource _lifetime = new();
     // Cancelled by CancelAsync; every step runs under it, including one about to start.
@@ -54,49 +51,35 @@ public sealed partial class WorkflowRunGrain(
     private bool _cancelRequested;
     private RunReminder _reminder = null!;
 
-    // A step whose start was saved but which never began here (the drain came first, or it was a durable wait).
-    private string? _suspendedNodeId;
-
     // What callers see of the run: only what is checkpointed, so a view never runs ahead of Postgres.
     private (RunStatus Status, string? OutputJson, string? Error) _visible;
 
     private Guid RunId => this.GetPrimaryKey();
 
+    private RunState Run => state.State;
+
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var run = state.State;
-        _reminder = new RunReminder(this, RunId, run, options.Value, metrics, time, logger);
+        _reminder = new RunReminder(this, RunId, Run, options.Value, metrics, time, logger);
         // Read with the run's history by RunStorage, or brought along by a migration (then nothing is read).
-        _record = run.Record;
+        _record = Run.Record;
         if (_record is null)
         {
             // Nothing to run; the caller gets RunNotFoundException (see EnsureExists).
             return Task.CompletedTask;
         }
 
-        _workflow = workflows.Get(_record);
-        foreach (var node in _workflow.Nodes)
+        _progress = new RunProgress(Run, workflows.Get(_record), _record, time);
+        _visible = Run.Initialized ? (Run.Status, Run.OutputJson, Run.Error) : (_record.Status, null, null);
+        if (Run.Initialized && !Run.Status.IsFinished())
         {
-            run.Steps.TryAdd(node.Id, new StepState());
-        }
-
-        RunSchedule.SkipUnreachable(_workflow, run.Steps);
-        _visible = run.Initialized ? (run.Status, run.OutputJson, run.Error) : (_record.Status, null, null);
-        BuildContext();
-
-        if (run.Initialized && !run.Status.IsFinished())
-        {
-            TimeSpan? suspended = run.SuspendedAt is { } suspendedAt ? time.GetUtcNow() - suspendedAt : null;
-            if (suspended is { } recovery)
+            if (_progress.Resume(silo.Name, silo.SiloAddress.ToString()) is { } suspended)
             {
-                metrics.RunRecovered(recovery);
-                run.SuspendedAt = null;
+                metrics.RunRecovered(suspended);
             }
 
-            AddEvent(RunEvents.RunResumed(silo.Name, silo.SiloAddress.ToString(), suspended));
             LogResumed(RunId, silo.Name);
             _reminder.RegisterInBackground();
-
             // On a draining silo the run does not start: its deactivation hands it to a survivor.
             EnsureLoop();
         }
@@ -107,8 +90,8 @@ public sealed partial class WorkflowRunGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _reminder.Stop();
-        var run = state.State;
-        if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown && _record is not null && run.Initialized && !run.Status.IsFinished())
+        var unfinished = _record is not null && Run.Initialized && !Run.Status.IsFinished();
+        if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown && unfinished)
         {
             await HandOffAsync(cancellationToken);
             return;
@@ -123,8 +106,7 @@ public sealed partial class WorkflowRunGrain(
 
         _lifetime.Dispose();
         _userCancel.Dispose();
-
-        if (_record is not null && run.Initialized && !run.Status.IsFinished() && reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
+        if (unfinished && reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
         {
             // Nothing may leave a run parked: come back at once rather than at the next reminder tick.
             LogDeactivatedUnfinished(RunId, reason.ReasonCode.ToString());
@@ -135,75 +117,53 @@ public sealed partial class WorkflowRunGrain(
     public async Task StartAsync()
     {
         var record = EnsureExists();
-        var run = state.State;
-        if (run.Status.IsFinished() || record.Status.IsFinished())
+        if (Run.Status.IsFinished() || record.Status.IsFinished())
         {
-            if (run.Status.IsFinished() && !IsSaved && _loop is not { IsCompleted: false })
-            {
-                // A run finished in memory whose final checkpoint failed (the sweep or the reminder lands here): write it now.
-                await CheckpointAsync();
-            }
-
+            await SaveFinishedAsync();
             return;
         }
 
-        if (!run.Initialized)
+        if (!Run.Initialized)
         {
             // The reminder comes first, so that from here on the run comes back whatever happens; but only if Orleans'
             // reminder service takes it within ReminderWait. Otherwise the run starts anyway and registers it in the
             // background, and the recovery sweep is the backstop until it lands.
             await _reminder.RegisterAsync();
-            InitializeState();
+            _progress!.Begin();
             LogStarted(RunId, record.Slug, record.Version);
         }
 
         EnsureLoop();
     }
 
-    public Task<RunView> GetViewAsync()
-    {
-        EnsureExists();
-        return Task.FromResult(BuildView());
-    }
+    public Task<RunView> GetViewAsync() => Task.FromResult(_progress!.View(EnsureExists(), _visible));
 
     public async Task<RunView> CancelAsync()
     {
-        EnsureExists();
-        var run = state.State;
-        if (run.Status.IsFinished())
+        var record = EnsureExists();
+        if (!Run.Status.IsFinished())
         {
-            return BuildView();
-        }
-
-        _cancelRequested = true;
-        await _userCancel.CancelAsync();
-        if (_loop is { IsCompleted: false } loop)
-        {
-            await loop;
-        }
-        else
-        {
-            if (!run.Initialized)
+            _cancelRequested = true;
+            await _userCancel.CancelAsync();
+            if (_loop is { IsCompleted: false } loop)
             {
-                InitializeState();
+                await loop;
             }
-
-            await FinishAsync(RunStatus.Canceled, error: null, canceledNodeId: null);
+            else
+            {
+                _progress!.Cancel(nodeId: null);
+                await CompleteAsync();
+            }
         }
 
-        return BuildView();
+        return _progress!.View(record, _visible);
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        if (_record is null || state.State.Status.IsFinished())
+        if (_record is null || Run.Status.IsFinished())
         {
-            if (_record is not null && !IsSaved && _loop is not { IsCompleted: false })
-            {
-                // The final checkpoint failed when the run finished: this tick writes it.
-                await CheckpointAsync();
-            }
-
+            await SaveFinishedAsync();
             if (_record is null || IsSaved)
             {
                 await _reminder.RemoveAsync();
@@ -237,8 +197,7 @@ public sealed partial class WorkflowRunGrain(
             }
         }
 
-        var run = state.State;
-        if (run.Status.IsFinished())
+        if (Run.Status.IsFinished())
         {
             // The step in flight was the run's last (or it failed): the run ended during the drain, and its terminal
             // event must stay the last of its history. Nothing to hand off.
@@ -247,8 +206,7 @@ public sealed partial class WorkflowRunGrain(
 
         var survivor = membership.CurrentSnapshot.Members.Values
             .Any(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(silo.SiloAddress));
-        run.SuspendedAt ??= time.GetUtcNow();
-        AddEvent(RunEvents.RunHandedOff(silo.Name, survivor, _suspendedNodeId));
+        _progress!.HandOff(silo.Name, survivor);
         try
         {
             // Postgres may be restarting: keep trying for as long as the hand-off may take.
@@ -281,21 +239,9 @@ public sealed partial class WorkflowRunGrain(
         return _record;
     }
 
-    /// <summary>Takes the run over from its queued row: every step pending, status running.</summary>
-    private void InitializeState()
-    {
-        var run = state.State;
-        run.Initialized = true;
-        run.Status = RunStatus.Running;
-        foreach (var node in _workflow!.Nodes)
-        {
-            run.Steps.TryAdd(node.Id, new StepState());
-        }
-    }
-
     private void EnsureLoop()
     {
-        if (_loop is { IsCompleted: false } || state.State.Status.IsFinished() || _lifetime.IsCancellationRequested || drain.IsDraining)
+        if (_loop is { IsCompleted: false } || Run.Status.IsFinished() || _lifetime.IsCancellationRequested || drain.IsDraining)
         {
             return;
         }
@@ -309,23 +255,23 @@ public sealed partial class WorkflowRunGrain(
     {
         // Let the call that started the loop return first; the loop then interleaves with grain calls at its awaits.
         await Task.Yield();
-        var run = state.State;
+        var progress = _progress!;
         try
         {
-            while (!run.Status.IsFinished())
+            while (!Run.Status.IsFinished())
             {
                 if (_cancelRequested)
                 {
-                    await FinishAsync(RunStatus.Canceled, error: null, canceledNodeId: null);
+                    progress.Cancel(nodeId: null);
+                    await CompleteAsync();
                     return;
                 }
 
                 lifetime.ThrowIfCancellationRequested();
-                var node = RunSchedule.Next(_workflow!, run.Steps);
-                if (node is null)
+                if (progress.NextStep() is not { } node)
                 {
-                    var output = run.LastSucceededNodeId is { } last ? run.Steps[last].OutputJson : null;
-                    await FinishAsync(RunStatus.Succeeded, error: null, canceledNodeId: null, outputJson: output);
+                    progress.Succeed();
+                    await CompleteAsync();
                     return;
                 }
 
@@ -335,86 +281,14 @@ public sealed partial class WorkflowRunGrain(
                     return;
                 }
 
-                var step = run.Steps[node.Id];
-                step.Status = StepStatus.Running;
-                step.FirstStartedAt ??= time.GetUtcNow();
-                step.Executions++;
-                AddEvent(RunEvents.StepStarted(node, step.Executions));
-
-                StepResult result;
-                try
+                var end = await RunStepAsync(node, progress.StartStep(node), lifetime);
+                switch (end)
                 {
-                    var saved = false;
-                    if (StartsWithCheckpoint(node))
-                    {
-                        // One write commits the steps since the last checkpoint together with this step's start.
-                        await CheckpointAsync();
-                        saved = true;
-                    }
-
-                    // The drain began while the start was being saved: nothing has happened outside yet, so the step
-                    // starts where the run resumes instead of holding up this silo.
-                    result = saved && drain.IsDraining
-                        ? new StepResult(new StepOutcome.Suspended(), [])
-                        : await runner.RunAsync(RunId, node, _context, step.FirstStartedAt!.Value, StepSignalsFor(lifetime));
-                }
-                catch
-                {
-                    drain.ExitStep(StepExit.Interrupted);
-                    throw;
-                }
-
-                foreach (var attempt in result.Attempts)
-                {
-                    step.HttpAttempts++;
-                    AddEvent(RunEvents.HttpAttempted(node.Id, attempt));
-                }
-
-                drain.ExitStep(result.Outcome switch
-                {
-                    StepOutcome.Suspended => StepExit.Suspended,
-                    StepOutcome.Interrupted => StepExit.Interrupted,
-                    _ => StepExit.Finished,
-                });
-                switch (result.Outcome)
-                {
-                    case StepOutcome.Suspended:
-                        // Nothing was cut off (a durable wait keeps its due time); the hand-off saves and moves the run.
-                        _suspendedNodeId = node.Id;
+                    case StepEnd.Finished:
+                        await CompleteAsync();
                         return;
-
-                    case StepOutcome.Interrupted interrupted:
-                        AddEvent(RunEvents.RunInterrupted(node.Id, interrupted.Reason, silo.Name));
-                        run.SuspendedAt = time.GetUtcNow();
-                        LogInterrupted(RunId, node.Id, interrupted.Reason);
+                    case StepEnd.Suspended or StepEnd.Interrupted:
                         // Saved by the hand-off together with run_handed_off: one write per run while the silo is short of time.
-                        return;
-
-                    case StepOutcome.Succeeded succeeded:
-                        RecordSuccess(node, step, succeeded.Output, succeeded.BranchLabel);
-                        break;
-
-                    case StepOutcome.Terminated terminated:
-                        // The run's output stays the last output before terminate, which has none of its own.
-                        var outputBefore = run.LastSucceededNodeId is { } previous ? run.Steps[previous].OutputJson : null;
-                        RecordSuccess(node, step, JValue.CreateNull(), branchLabel: null);
-                        run.LastSucceededNodeId = null;
-                        var error = terminated.Status == RunStatus.Failed ? $"terminated by node '{node.Id}'" : null;
-                        await FinishAsync(terminated.Status, error, canceledNodeId: null, outputBefore);
-                        return;
-
-                    case StepOutcome.Failed failed:
-                        step.Status = StepStatus.Failed;
-                        step.Error = failed.Error;
-                        AddEvent(RunEvents.StepFailed(node.Id, failed.Error));
-                        LogStepFailed(RunId, node.Id, failed.Error);
-                        await FinishAsync(RunStatus.Failed, $"step '{node.Id}' failed: {failed.Error}", canceledNodeId: null);
-                        return;
-
-                    case StepOutcome.Canceled:
-                        // Canceled by the user while the step ran.
-                        step.Status = StepStatus.Canceled;
-                        await FinishAsync(RunStatus.Canceled, error: null, canceledNodeId: node.Id);
                         return;
                 }
             }
@@ -437,6 +311,54 @@ public sealed partial class WorkflowRunGrain(
         }
     }
 
+    /// <summary>Runs one started step (saving its start first when it needs that) and records how it ended.</summary>
+    private async Task<StepEnd> RunStepAsync(WorkflowNode node, StepState step, CancellationToken lifetime)
+    {
+        StepResult result;
+        try
+        {
+            if (StartsWithCheckpoint(node))
+            {
+                // One write commits the steps since the last checkpoint together with this step's start.
+                await CheckpointAsync();
+                if (drain.IsDraining)
+                {
+                    // The drain began while the start was being saved: nothing has happened outside yet, so the step
+                    // starts where the run resumes instead of holding up this silo.
+                    _progress!.Suspend(node);
+                    drain.ExitStep(StepExit.Suspended);
+                    return StepEnd.Suspended;
+                }
+            }
+
+            result = await runner.RunAsync(RunId, node, _progress!.Context, step.FirstStartedAt!.Value, StepSignalsFor(lifetime));
+        }
+        catch
+        {
+            drain.ExitStep(StepExit.Interrupted);
+            throw;
+        }
+
+        var end = _progress.Apply(node, result, silo.Name);
+        drain.ExitStep(end switch
+        {
+            StepEnd.Suspended => StepExit.Suspended,
+            StepEnd.Interrupted => StepExit.Interrupted,
+            _ => StepExit.Finished,
+        });
+        switch (result.Outcome)
+        {
+            case StepOutcome.Interrupted interrupted:
+                LogInterrupted(RunId, node.Id, interrupted.Reason);
+                break;
+            case StepOutcome.Failed failed:
+                LogStepFailed(RunId, node.Id, failed.Error);
+                break;
+        }
+
+        return end;
+    }
+
     /// <summary>
     /// Whether a step starts only once its start is checkpointed: an http_call acts outside the run, and a delay's due
     /// time must survive a restart. The other steps are pure and quick: running one again after a crash is harmless, so
@@ -452,48 +374,28 @@ public sealed partial class WorkflowRunGrain(
         CutOffReason: () => drain.CutOffReason ?? SiloDrain.DrainLimitReached,
         Deactivating: lifetime);
 
-    private void RecordSuccess(WorkflowNode node, StepState step, JToken output, string? branchLabel)
+    /// <summary>The run has ended in memory: its final checkpoint, then its reminder goes.</summary>
+    private async Task CompleteAsync()
     {
-        var run = state.State;
-        step.Status = StepStatus.Succeeded;
-        step.OutputJson = output.ToString(Formatting.None);
-        step.BranchLabel = branchLabel;
-        run.LastSucceededNodeId = node.Id;
-        ((JObject)_context["steps"]!)[node.Id] = output;
-        AddEvent(RunEvents.StepSucceeded(node.Id, output, branchLabel));
-        RunSchedule.SkipUnreachable(_workflow!, run.Steps);
-    }
-
-    private async Task FinishAsync(RunStatus status, string? error, string? canceledNodeId, string? outputJson = null)
-    {
-        var run = state.State;
-        run.Status = status;
-        run.Error = error;
-        run.OutputJson = outputJson;
-        if (status == RunStatus.Canceled)
-        {
-            foreach (var step in run.Steps.Values.Where(s => s.Status == StepStatus.Running))
-            {
-                step.Status = StepStatus.Canceled;
-            }
-
-            AddEvent(RunEvents.RunCanceled(canceledNodeId));
-        }
-        else
-        {
-            AddEvent(RunEvents.RunCompleted(status, error));
-        }
-
         // Unwritten when Postgres stays out of reach past the retries: the reminder stays, and its next tick writes it.
         await CheckpointAsync();
         this.DelayDeactivation(TimeSpan.Zero);
-        metrics.RunFinished(status);
-        LogFinished(RunId, status.ToText());
+        metrics.RunFinished(Run.Status);
+        LogFinished(RunId, Run.Status.ToText());
         await _reminder.RemoveAsync();
     }
 
+    /// <summary>A run finished in memory whose final checkpoint failed (the sweep or the reminder lands here): write it now.</summary>
+    private async Task SaveFinishedAsync()
+    {
+        if (_record is not null && Run.Status.IsFinished() && !IsSaved && _loop is not { IsCompleted: false })
+        {
+            await CheckpointAsync();
+        }
+    }
+
     /// <summary>Every event added is in Postgres, with the run's row.</summary>
-    private bool IsSaved => state.State.Pending.Count == 0;
+    private bool IsSaved => Run.Pending.Count == 0;
 
     /// <summary>
     /// One checkpoint: the events added since the last one and the run's row, in one transaction (<see cref="RunStorage"/>),
@@ -502,48 +404,7 @@ public sealed partial class WorkflowRunGrain(
     private async Task CheckpointAsync(CancellationToken handOffBudget = default)
     {
         await checkpointer.WriteAsync(RunId, () => state.WriteStateAsync(), handOffBudget);
-        var run = state.State;
-        _visible = (run.Status, run.OutputJson, run.Error);
-    }
-
-    private void AddEvent(NewRunEvent e)
-    {
-        var run = state.State;
-        run.Pending.Add(new RunEvent(run.NextSeq++, time.GetUtcNow(), e.Type, e.PayloadJson));
-    }
-
-    private void BuildContext()
-    {
-        var steps = new JObject();
-        foreach (var (nodeId, step) in state.State.Steps)
-        {
-            if (step.Status == StepStatus.Succeeded && step.OutputJson is not null)
-            {
-                steps[nodeId] = JToken.Parse(step.OutputJson);
-            }
-        }
-
-        _context = new JObject
-        {
-            ["trigger"] = JToken.Parse(_record!.TriggerJson),
-            ["steps"] = steps,
-        };
-    }
-
-    private RunView BuildView()
-    {
-        var record = _record!;
-        var run = state.State;
-        var (status, outputJson, error) = _visible;
-        var steps = _workflow!.Nodes
-            .Select(n =>
-            {
-                var step = run.Steps.GetValueOrDefault(n.Id);
-                var attempts = step is null ? 0 : n is HttpCallNode ? step.HttpAttempts : step.Executions;
-                return new StepView(n.Id, step?.Status ?? StepStatus.Pending, attempts);
-            })
-            .ToArray();
-        return new RunView(RunId, record.Slug, record.Version, status, steps, outputJson, error);
+        _visible = (Run.Status, Run.OutputJson, Run.Error);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} started (workflow {Slug} v{Version})")]
