@@ -1,0 +1,47 @@
+using AwesomeAssertions;
+using MeshHook.Grains;
+using MeshHook.Grains.Runs;
+using MeshHook.Tests.Integration.Infrastructure;
+using Orleans.TestingHost;
+
+namespace MeshHook.Tests.Integration.Runs;
+
+/// <summary>
+/// An activation that another activation has written past (two activations after a crash, or during the directory's
+/// hand-over) must not write again: its checkpoint is refused, it stops, and the run goes on from what is in Postgres.
+/// </summary>
+public sealed class StaleActivationTests(StaleActivationTests.LoggedCluster cluster) : IClassFixture<StaleActivationTests.LoggedCluster>
+{
+    /// <summary>A cluster whose silos' log lines the test can read.</summary>
+    public sealed class LoggedCluster : MeshHookCluster
+    {
+        protected override void Configure(TestClusterBuilder builder) => builder.AddSiloBuilderConfigurator<CapturedLogs.Configurator>();
+    }
+
+    [Fact]
+    public async Task Activation_WrittenPastByAnother_IsRefused_StopsAndTheRunFinishesFromPostgres()
+    {
+        var slug = await cluster.PublishAsync(Workflows.Delayed(3000));
+        var runId = await cluster.TriggerAsync(slug);
+        var grain = cluster.Grains.GetGrain<IWorkflowRunGrain>(runId);
+        await Poll.UntilAsync(
+            async () => (await grain.GetViewAsync()).Steps.Single(s => s.NodeId == "wait").Status == StepStatus.Running,
+            "the run to wait in its delay, its start checkpointed");
+
+        // Another activation of the run writes meanwhile, as its first checkpoint after resuming would.
+        var stored = (await cluster.Store.LoadAsync(runId, CancellationToken.None))!;
+        var other = new RunEvent(stored.Record.MaxSeq + 1, DateTimeOffset.UtcNow, RunEventTypes.RunResumed, """{"silo":"another","address":"S127.0.0.1:1:1"}""");
+        await cluster.Store.CheckpointAsync(runId, stored.Record.MaxSeq, [other], new RunRowUpdate(RunStatus.Running, null, null, "S127.0.0.1:1:1", false), CancellationToken.None);
+
+        var view = await cluster.WaitFinishedAsync(runId, TimeSpan.FromSeconds(60));
+
+        view.Status.Should().Be(RunStatus.Succeeded);
+        CapturedLogs.Mentioning(cluster, $"Run {runId}: state was written by another activation").Should().NotBeEmpty(
+            "the first activation's final checkpoint started from a seq that was no longer the run's last");
+        var events = await cluster.Store.ReadEventsAsync(runId, CancellationToken.None);
+        History.ShouldBeConsistent(events);
+        events.Should().ContainSingle(e => e.Type == RunEventTypes.RunResumed && e.PayloadJson.Contains("another"), "the other activation's write stands");
+        events.Count(e => e.Type == RunEventTypes.RunCompleted).Should().Be(1);
+        events.Types().Last().Should().Be(RunEventTypes.RunCompleted);
+    }
+}
