@@ -73,7 +73,10 @@ public sealed partial class RunRecoverySweep(
                 var callStarted = Stopwatch.GetTimestamp();
                 try
                 {
-                    await grains.GetGrain<IWorkflowRunGrain>(runId).StartAsync();
+                    // A start can hang for Orleans' whole response timeout (placement retrying a dead silo's directory
+                    // partition, a storage read blocked): a stopping silo abandons it rather than wait. Starting is
+                    // idempotent and the call goes on by itself; the next sweep, anywhere, covers a run it misses.
+                    await grains.GetGrain<IWorkflowRunGrain>(runId).StartAsync().WaitAsync(cancellationToken);
                     Interlocked.Increment(ref started);
                     var took = Stopwatch.GetElapsedTime(callStarted);
                     lock (slowestGate)
@@ -81,7 +84,7 @@ public sealed partial class RunRecoverySweep(
                         slowest = took > slowest ? took : slowest;
                     }
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
                     LogStartFailed(e, runId);
                 }

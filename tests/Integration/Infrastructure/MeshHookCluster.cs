@@ -97,6 +97,11 @@ public class MeshHookCluster : IAsyncLifetime
             {
                 TestShutdownHooks.Register(siloBuilder.Services);
             }
+
+            if (siloBuilder.Configuration[HangingStarts.EnableKey] == "true")
+            {
+                HangingStarts.Register(siloBuilder.Services);
+            }
         }
     }
 
