@@ -241,7 +241,20 @@ public sealed partial class ShutdownCoordinator : ILifecycleParticipant<ISiloLif
             command.Parameters.AddWithValue("handedoff", report.RunsHandedOff);
             command.Parameters.AddWithValue("hooksfailed", report.HooksFailed);
             command.Parameters.AddWithValue("forced", report.Forced);
-            await command.ExecuteNonQueryAsync(limit.Token);
+            while (true)
+            {
+                try
+                {
+                    await command.ExecuteNonQueryAsync(limit.Token);
+                    break;
+                }
+                catch (NpgsqlException) when (!limit.IsCancellationRequested)
+                {
+                    // A pooled connection that a Postgres restart killed fails its first use (57P01); Npgsql drops it,
+                    // so the next try opens a fresh one (soak bug 19). Tried again until ReportTimeout.
+                    await Task.Delay(ReportRetryDelay, limit.Token);
+                }
+            }
         }
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
         {
@@ -250,6 +263,8 @@ public sealed partial class ShutdownCoordinator : ILifecycleParticipant<ISiloLif
 
         _report.TrySetResult(report);
     }
+
+    private static readonly TimeSpan ReportRetryDelay = TimeSpan.FromMilliseconds(50);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Shutdown: intake closed ({Cause}); draining {InFlight} step(s) in flight for up to {DrainSeconds} s")]
     private partial void LogIntakeClosed(string cause, int inFlight, double drainSeconds);
