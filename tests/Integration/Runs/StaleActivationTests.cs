@@ -23,14 +23,15 @@ public sealed class StaleActivationTests(StaleActivationTests.LoggedCluster clus
     {
         var slug = await cluster.PublishAsync(Workflows.Delayed(3000));
         var runId = await cluster.TriggerAsync(slug);
-        var grain = cluster.Grains.GetGrain<IWorkflowRunGrain>(runId);
+        // The view shows a step running as soon as it starts in memory; wait until its start is in Postgres.
+        StoredRun? stored = null;
         await Poll.UntilAsync(
-            async () => (await grain.GetViewAsync()).Steps.Single(s => s.NodeId == "wait").Status == StepStatus.Running,
+            async () => (stored = await cluster.Store.LoadAsync(runId, CancellationToken.None))!.Events[^1].Type == RunEventTypes.StepStarted
+                && History.NodeOf(stored.Events[^1]) == "wait",
             "the run to wait in its delay, its start checkpointed");
 
         // Another activation of the run writes meanwhile, as its first checkpoint after resuming would.
-        var stored = (await cluster.Store.LoadAsync(runId, CancellationToken.None))!;
-        var other = new RunEvent(stored.Record.MaxSeq + 1, DateTimeOffset.UtcNow, RunEventTypes.RunResumed, """{"silo":"another","address":"S127.0.0.1:1:1"}""");
+        var other = new RunEvent(stored!.Record.MaxSeq + 1, DateTimeOffset.UtcNow, RunEventTypes.RunResumed, """{"silo":"another","address":"S127.0.0.1:1:1"}""");
         await cluster.Store.CheckpointAsync(runId, stored.Record.MaxSeq, [other], new RunRowUpdate(RunStatus.Running, null, null, "S127.0.0.1:1:1", false), CancellationToken.None);
 
         var view = await cluster.WaitFinishedAsync(runId, TimeSpan.FromSeconds(60));
