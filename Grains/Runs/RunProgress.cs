@@ -98,15 +98,22 @@ public sealed class RunProgress
     /// <summary>The step was not started because the drain began while its start was being saved.</summary>
     public void Suspend(WorkflowNode node) => SuspendedStepId = node.Id;
 
-    /// <summary>Records how a step ended, with its HTTP attempts, and says what the run does next.</summary>
-    public StepEnd Apply(WorkflowNode node, StepResult result, string silo)
+    /// <summary>Records HTTP attempts of the running step <paramref name="node"/> (<c>http_attempted</c>).</summary>
+    public void RecordAttempts(WorkflowNode node, IReadOnlyList<HttpAttempt> attempts)
     {
         var step = State.Steps[node.Id];
-        foreach (var attempt in result.Attempts)
+        foreach (var attempt in attempts)
         {
             step.HttpAttempts++;
             Add(RunEvents.HttpAttempted(node.Id, attempt));
         }
+    }
+
+    /// <summary>Records how a step ended, with its HTTP attempts not recorded yet, and says what the run does next.</summary>
+    public StepEnd Apply(WorkflowNode node, StepResult result, string silo)
+    {
+        var step = State.Steps[node.Id];
+        RecordAttempts(node, result.Attempts);
 
         switch (result.Outcome)
         {

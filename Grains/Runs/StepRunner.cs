@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
 using MeshHook.Grains.Definitions;
 using MeshHook.Grains.Steps;
 using Newtonsoft.Json.Linq;
@@ -28,10 +29,25 @@ public sealed record StepResult(StepOutcome Outcome, IReadOnlyList<HttpAttempt> 
 /// </summary>
 public sealed class StepRunner(StepExecutors executors, RunMetrics metrics, TimeProvider time)
 {
+    /// <param name="runId">The run.</param>
+    /// <param name="node">The step to run.</param>
+    /// <param name="context">The run context.</param>
+    /// <param name="firstStartedAt">When the step first started, as checkpointed.</param>
+    /// <param name="signals">What may stop the step.</param>
+    /// <param name="saveAttempts">
+    /// Called before an HTTP retry with the attempts not handed out yet (those are then not in the result). Whatever it
+    /// throws ends the step and is thrown from here as it was: it is the run's problem, not a failure of the step.
+    /// </param>
     /// <exception cref="OperationCanceledException">When <see cref="StepSignals.Deactivating"/> fired.</exception>
-    public async Task<StepResult> RunAsync(Guid runId, WorkflowNode node, JObject context, DateTimeOffset firstStartedAt, StepSignals signals)
+    public async Task<StepResult> RunAsync(
+        Guid runId,
+        WorkflowNode node,
+        JObject context,
+        DateTimeOffset firstStartedAt,
+        StepSignals signals,
+        Func<IReadOnlyList<HttpAttempt>, Task>? saveAttempts = null)
     {
-        var attempts = new AttemptRecorder();
+        var attempts = new AttemptRecorder(saveAttempts);
         var started = time.GetTimestamp();
         StepOutcome? outcome = null;
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(signals.Deactivating, signals.RunCanceled, signals.CutOff);
@@ -39,6 +55,11 @@ public sealed class StepRunner(StepExecutors executors, RunMetrics metrics, Time
         {
             var invocation = new StepInvocation(runId, node, context, firstStartedAt, attempts, signals.SiloStopping);
             outcome = await executors.For(node.Type).ExecuteAsync(invocation, cancellation.Token);
+        }
+        catch (AttemptsNotSavedException e)
+        {
+            ExceptionDispatchInfo.Throw(e.InnerException!);
+            throw;
         }
         catch (OperationCanceledException) when (signals.Deactivating.IsCancellationRequested)
         {
@@ -74,13 +95,43 @@ public sealed class StepRunner(StepExecutors executors, RunMetrics metrics, Time
         _ => "canceled",
     };
 
-    /// <summary>Collects HTTP attempts from the executor, which may report from any thread.</summary>
-    private sealed class AttemptRecorder : IStepObserver
+    /// <summary>Collects HTTP attempts from the executor, which may report from any thread, and saves them before a retry.</summary>
+    private sealed class AttemptRecorder(Func<IReadOnlyList<HttpAttempt>, Task>? save) : IStepObserver
     {
         private readonly ConcurrentQueue<HttpAttempt> _attempts = new();
 
         public void OnHttpAttempt(HttpAttempt attempt) => _attempts.Enqueue(attempt);
 
-        public HttpAttempt[] Drain() => [.. _attempts];
+        public async Task BeforeRetryAsync()
+        {
+            if (save is null)
+            {
+                return;
+            }
+
+            try
+            {
+                await save(Drain());
+            }
+            catch (Exception e)
+            {
+                // Through the executor, which must not take it for a failed request.
+                throw new AttemptsNotSavedException(e);
+            }
+        }
+
+        public HttpAttempt[] Drain()
+        {
+            var drained = new List<HttpAttempt>();
+            while (_attempts.TryDequeue(out var attempt))
+            {
+                drained.Add(attempt);
+            }
+
+            return [.. drained];
+        }
     }
+
+    /// <summary>Carries the failure of <c>saveAttempts</c> out of the executor, to be thrown as it was.</summary>
+    private sealed class AttemptsNotSavedException(Exception inner) : Exception("saving the HTTP attempts before a retry failed", inner);
 }

@@ -49,6 +49,8 @@ public sealed partial class WorkflowRunGrain(
     // Cancelled by CancelAsync; every step runs under it, including one about to start.
     private readonly CancellationTokenSource _userCancel = new();
     private bool _cancelRequested;
+    // Another activation wrote the run past this one's view: this one writes nothing more and hands nothing off.
+    private bool _stale;
     private RunReminder _reminder = null!;
 
     // What callers see of the run: only what is checkpointed, so a view never runs ahead of Postgres.
@@ -197,10 +199,10 @@ public sealed partial class WorkflowRunGrain(
             }
         }
 
-        if (Run.Status.IsFinished())
+        if (Run.Status.IsFinished() || _stale)
         {
             // The step in flight was the run's last (or it failed): the run ended during the drain, and its terminal
-            // event must stay the last of its history. Nothing to hand off.
+            // event must stay the last of its history. Or another activation owns the run. Nothing to hand off.
             return;
         }
 
@@ -211,6 +213,12 @@ public sealed partial class WorkflowRunGrain(
         {
             // Postgres may be restarting: keep trying for as long as the hand-off may take.
             await CheckpointAsync(deactivationToken);
+        }
+        catch (InconsistentStateException e)
+        {
+            // Another activation owns the run: it goes on there, and this stale state must not travel anywhere.
+            LogStaleActivation(e, RunId);
+            return;
         }
         catch (Exception e)
         {
@@ -300,6 +308,7 @@ public sealed partial class WorkflowRunGrain(
         catch (InconsistentStateException e)
         {
             // Another activation wrote this run's state; this one is stale and must not write again.
+            _stale = true;
             LogStaleActivation(e, RunId);
             this.DeactivateOnIdle();
         }
@@ -331,7 +340,9 @@ public sealed partial class WorkflowRunGrain(
                 }
             }
 
-            result = await runner.RunAsync(RunId, node, _progress!.Context, step.FirstStartedAt!.Value, StepSignalsFor(lifetime));
+            var grain = TaskScheduler.Current;
+            result = await runner.RunAsync(
+                RunId, node, _progress!.Context, step.FirstStartedAt!.Value, StepSignalsFor(lifetime), attempts => SaveAttemptsAsync(node, attempts, grain));
         }
         catch
         {
@@ -366,6 +377,23 @@ public sealed partial class WorkflowRunGrain(
     /// therefore committed by the next checkpoint, with only pure steps between them.
     /// </summary>
     private static bool StartsWithCheckpoint(WorkflowNode node) => node is HttpCallNode or DelayNode;
+
+    /// <summary>
+    /// Before an http_call tries again, its attempts so far are checkpointed: an activation that another one has written
+    /// past (two activations of a run during directory churn) is refused here, before it calls the peer again, rather
+    /// than at its next checkpoint, after the extra call (soak bug 18). One write per retry, only for failing calls.
+    /// The executor retries on a pool thread; the state is touched on the grain's scheduler.
+    /// </summary>
+    private Task SaveAttemptsAsync(WorkflowNode node, IReadOnlyList<HttpAttempt> attempts, TaskScheduler grain) =>
+        Task.Factory.StartNew(
+            async () =>
+            {
+                _progress!.RecordAttempts(node, attempts);
+                await CheckpointAsync();
+            },
+            CancellationToken.None,
+            TaskCreationOptions.None,
+            grain).Unwrap();
 
     private StepSignals StepSignalsFor(CancellationToken lifetime) => new(
         RunCanceled: _userCancel.Token,

@@ -17,6 +17,8 @@ namespace MeshHook.Grains.Steps;
 /// Retries (exponential backoff with jitter between <see cref="RetryPolicy.BaseDelay"/> and <see cref="RetryPolicy.MaxDelay"/>)
 /// happen on network errors, per-attempt timeouts, 408, 429 and 5xx; never on other statuses. Every attempt is a fresh
 /// request carrying the same <c>Idempotency-Key: mh-{runId}-{nodeId}</c>, which overrides a header of that name in the definition.
+/// Before each retry the observer is told (<see cref="IStepObserver.BeforeRetryAsync"/>), after the backoff and outside the
+/// attempt's timeout; whatever it throws ends the step with no further attempt.
 /// </para>
 /// <para>
 /// <c>Retry-After</c> (seconds or HTTP date) on a retryable response is honoured as given, even beyond
@@ -53,7 +55,7 @@ public sealed partial class HttpCallExecutor(
     private static readonly TimeSpan MinTimeout = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan MaxPollyTime = TimeSpan.FromDays(1);
 
-    private readonly ConcurrentDictionary<(RetryPolicy Retry, TimeSpan Timeout), ResiliencePipeline<HttpResponseMessage>> _pipelines = new();
+    private readonly ConcurrentDictionary<(RetryPolicy Retry, TimeSpan Timeout), Pipelines> _pipelines = new();
 
     public string NodeType => HttpCallNode.TypeName;
 
@@ -70,10 +72,21 @@ public sealed partial class HttpCallExecutor(
 
         var timeout = Clamp(node.Timeout, MinTimeout, MaxPollyTime);
         var call = new Call(invocation, node, request, httpClientFactory.CreateClient(HttpClientName), timeout, cancellationToken);
-        var pipeline = PipelineFor(node.Retry, timeout);
+        var pipelines = PipelinesFor(node.Retry, timeout);
         try
         {
-            using var response = await pipeline.ExecuteAsync(attemptToken => AttemptAsync(call, attemptToken), cancellationToken);
+            using var response = await pipelines.Retry.ExecuteAsync(
+                async token =>
+                {
+                    if (call.Attempts > 0)
+                    {
+                        // Outside the attempt's timeout: a slow checkpoint must not count as a timed-out attempt.
+                        await call.Invocation.Observer.BeforeRetryAsync();
+                    }
+
+                    return await pipelines.Attempt.ExecuteAsync(attemptToken => AttemptAsync(call, attemptToken), token);
+                },
+                cancellationToken);
             return await ToOutcomeAsync(call, response);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -180,7 +193,7 @@ public sealed partial class HttpCallExecutor(
         return new StepOutcome.Failed(error);
     }
 
-    private ResiliencePipeline<HttpResponseMessage> PipelineFor(RetryPolicy retry, TimeSpan timeout)
+    private Pipelines PipelinesFor(RetryPolicy retry, TimeSpan timeout)
     {
         var key = (retry, timeout);
         if (_pipelines.TryGetValue(key, out var cached))
@@ -188,11 +201,11 @@ public sealed partial class HttpCallExecutor(
             return cached;
         }
 
-        var pipeline = BuildPipeline(retry, timeout);
-        return _pipelines.Count < MaxCachedPipelines ? _pipelines.GetOrAdd(key, pipeline) : pipeline;
+        var pipelines = new Pipelines(BuildRetry(retry), new ResiliencePipelineBuilder { TimeProvider = timeProvider }.AddTimeout(timeout).Build());
+        return _pipelines.Count < MaxCachedPipelines ? _pipelines.GetOrAdd(key, pipelines) : pipelines;
     }
 
-    private ResiliencePipeline<HttpResponseMessage> BuildPipeline(RetryPolicy retry, TimeSpan timeout)
+    private ResiliencePipeline<HttpResponseMessage> BuildRetry(RetryPolicy retry)
     {
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = timeProvider };
         if (retry.MaxAttempts > 1)
@@ -209,8 +222,6 @@ public sealed partial class HttpCallExecutor(
             });
         }
 
-        // Inside the retry: the timeout bounds each attempt (request, response headers and body), not the whole step.
-        builder.AddTimeout(timeout);
         return builder.Build();
     }
 
@@ -295,6 +306,12 @@ public sealed partial class HttpCallExecutor(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "http_call {NodeId} of run {RunId} failed: {Error}")]
     private static partial void LogFailed(ILogger logger, Guid runId, string nodeId, string error);
+
+    /// <summary>
+    /// The retry around the attempts, and the timeout of one attempt. Two pipelines rather than one, so that
+    /// <see cref="IStepObserver.BeforeRetryAsync"/> runs between them: after the backoff, outside the attempt's timeout.
+    /// </summary>
+    private sealed record Pipelines(ResiliencePipeline<HttpResponseMessage> Retry, ResiliencePipeline Attempt);
 
     /// <summary>One execution of the step: what every attempt shares, and how many attempts were made.</summary>
     private sealed class Call(

@@ -40,6 +40,14 @@ public interface IStepObserver
 {
     /// <summary>One HTTP attempt ended: with a status code, or with an error (network failure, timeout).</summary>
     void OnHttpAttempt(HttpAttempt attempt);
+
+    /// <summary>
+    /// Called before each HTTP attempt after the first, once the attempts before it were reported, and outside the
+    /// attempt's timeout. The run checkpoints the attempts so far here, so that an activation another one has written
+    /// past is refused before it calls the peer again. An exception thrown here ends the step at once, without another
+    /// attempt; the executor must let it through (it is not a failure of the step). May be called on any thread.
+    /// </summary>
+    Task BeforeRetryAsync();
 }
 
 /// <summary>One HTTP attempt of an http_call step. Carries no header or body: history never holds payloads of the peer.</summary>

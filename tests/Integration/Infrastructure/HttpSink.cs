@@ -11,7 +11,8 @@ namespace MeshHook.Tests.Integration.Infrastructure;
 
 /// <summary>
 /// A real HTTP server on 127.0.0.1 that http_call steps call. It records every request (path, Idempotency-Key, body)
-/// so tests can count executions. <c>?ms=N</c> delays the answer; <c>/status/{code}</c> answers with that code.
+/// so tests can count executions. <c>?ms=N</c> delays the answer; <c>/status/{code}</c> answers with that code; <c>/fail-first/{n}</c> answers 503
+/// to the first n requests with one Idempotency-Key, then 200.
 /// </summary>
 public sealed class HttpSink : IAsyncDisposable
 {
@@ -49,6 +50,13 @@ public sealed class HttpSink : IAsyncDisposable
             if (path.StartsWith("/status/", StringComparison.Ordinal) && int.TryParse(path["/status/".Length..], out var code))
             {
                 context.Response.StatusCode = code;
+                return;
+            }
+
+            if (path.StartsWith("/fail-first/", StringComparison.Ordinal) && int.TryParse(path["/fail-first/".Length..], out var failures)
+                && sink.CountFor(key) <= failures)
+            {
+                context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
                 return;
             }
 

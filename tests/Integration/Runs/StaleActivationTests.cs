@@ -45,4 +45,37 @@ public sealed class StaleActivationTests(StaleActivationTests.LoggedCluster clus
         events.Count(e => e.Type == RunEventTypes.RunCompleted).Should().Be(1);
         events.Types().Last().Should().Be(RunEventTypes.RunCompleted);
     }
+
+    [Fact]
+    public async Task Activation_WrittenPastWhileWaitingToRetryACall_IsRefusedBeforeItCallsThePeerAgain()
+    {
+        await using var sink = await HttpSink.StartAsync();
+        // The peer answers 1.5 s after a request arrives: the test writes while the first attempt waits for its 503.
+        var slug = await cluster.PublishAsync(Workflows.Flaky(sink.BaseAddress, failures: 1, answerAfterMs: 1500, retryDelayMs: 100));
+        var runId = await cluster.TriggerAsync(slug);
+        var key = $"mh-{runId}-call";
+        // The call's start is checkpointed before its first attempt goes out.
+        await Poll.UntilAsync(() => Task.FromResult(sink.CountFor(key) == 1), "the first attempt to reach the peer (to be answered 503)");
+        var stored = await cluster.Store.LoadAsync(runId, CancellationToken.None);
+        stored!.Events[^1].Type.Should().Be(RunEventTypes.StepStarted);
+
+        // While the first activation's attempt is in flight, another activation resumes the run and writes it.
+        var other = new RunEvent(stored.Record.MaxSeq + 1, DateTimeOffset.UtcNow, RunEventTypes.RunResumed, """{"silo":"another","address":"S127.0.0.1:1:1"}""");
+        await cluster.Store.CheckpointAsync(runId, stored.Record.MaxSeq, [other], new RunRowUpdate(RunStatus.Running, null, null, "S127.0.0.1:1:1", false), CancellationToken.None);
+
+        var view = await cluster.WaitFinishedAsync(runId, TimeSpan.FromSeconds(60));
+
+        view.Status.Should().Be(RunStatus.Succeeded);
+        CapturedLogs.Mentioning(cluster, $"Run {runId}: state was written by another activation").Should().NotBeEmpty(
+            "the retry's checkpoint started from a seq that was no longer the run's last");
+        var events = await cluster.Store.ReadEventsAsync(runId, CancellationToken.None);
+        History.ShouldBeConsistent(events);
+        var restarted = events.Where(e => e.Seq > other.Seq && e.Type == RunEventTypes.StepStarted && History.NodeOf(e) == "call").ToList();
+        restarted.Should().NotBeEmpty("the run goes on from Postgres in a new activation, which starts the call again");
+        var requests = sink.Requests.Where(r => r.IdempotencyKey == key).OrderBy(r => r.ReceivedAt).ToList();
+        requests.Skip(1).Should().OnlyContain(
+            r => r.ReceivedAt >= restarted[0].Timestamp,
+            "the stale activation must be refused before its retry; only the activation that restarted the call may call again");
+        requests.Should().HaveCount(2, "one 503 to the first activation, one 200 to the activation that took over");
+    }
 }

@@ -82,6 +82,22 @@ internal static class Workflows
         }
         """;
 
+    /// <summary>
+    /// webhook → call (http_call answered 503 <paramref name="failures"/> times, then 200, each answer after
+    /// <paramref name="answerAfterMs"/>), retried after up to <paramref name="retryDelayMs"/>.
+    /// </summary>
+    public static string Flaky(Uri sink, int failures, int answerAfterMs, int retryDelayMs) => $$$"""
+        {
+          "nodes": [
+            {"id": "hook", "type": "webhook"},
+            {"id": "call", "type": "http_call", "data": {"method": "POST", "url": "{{{new Uri(sink, $"/fail-first/{failures}?ms={answerAfterMs}")}}}", "retry": {"maxAttempts": 3, "baseDelayMs": {{{retryDelayMs}}}, "maxDelayMs": {{{retryDelayMs}}}} } }
+          ],
+          "edges": [
+            {"source": "hook", "target": "call"}
+          ]
+        }
+        """;
+
     /// <summary>webhook → stop (terminate with status failed).</summary>
     public const string TerminateFailed = """
         {

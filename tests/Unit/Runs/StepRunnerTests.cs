@@ -108,6 +108,37 @@ public sealed class StepRunnerTests : IDisposable
         result.Outcome.Should().Be(new StepOutcome.Failed("broken executor"));
     }
 
+    [Fact]
+    public async Task Step_Retry_SavesTheAttemptsSoFarFirst_AndTheResultKeepsOnlyTheRest()
+    {
+        var saved = new List<IReadOnlyList<HttpAttempt>>();
+        _blocking.RetryOnce = true;
+
+        var result = await _runner.RunAsync(Guid.NewGuid(), new TransformNode("t", null!), new JObject(), _time.GetUtcNow(), Signals, attempts =>
+            {
+                saved.Add(attempts);
+                _blocking.Finish();
+                return Task.CompletedTask;
+            })
+            .WaitAsync(Deadline, TestContext.Current.CancellationToken);
+
+        result.Outcome.Should().BeOfType<StepOutcome.Succeeded>();
+        saved.Should().ContainSingle().Which.Select(a => a.Attempt).Should().Equal([1]);
+        result.Attempts.Select(a => a.Attempt).Should().Equal([2], "attempt 1 was saved before the retry and must not be recorded twice");
+    }
+
+    [Fact]
+    public async Task Step_SavingAttemptsFails_ThrowsThatErrorInsteadOfFailingTheStep()
+    {
+        _blocking.RetryOnce = true;
+        var stale = new InvalidOperationException("another activation wrote the run");
+
+        var running = _runner.RunAsync(Guid.NewGuid(), new TransformNode("t", null!), new JObject(), _time.GetUtcNow(), Signals, _ => Task.FromException(stale));
+
+        (await running.Awaiting(r => r.WaitAsync(Deadline, TestContext.Current.CancellationToken)).Should().ThrowAsync<InvalidOperationException>())
+            .Which.Should().BeSameAs(stale, "the run decides what a failed save means; the step did not fail");
+    }
+
     public void Dispose()
     {
         _metrics.Dispose();
@@ -131,6 +162,9 @@ public sealed class StepRunnerTests : IDisposable
 
         public Exception? ThrowOnStart { get; set; }
 
+        /// <summary>After the first attempt, announce a retry and report a second attempt.</summary>
+        public bool RetryOnce { get; set; }
+
         public Task Started => _started.Task;
 
         public void Finish() => _finish.TrySetResult();
@@ -143,6 +177,12 @@ public sealed class StepRunnerTests : IDisposable
             }
 
             invocation.Observer.OnHttpAttempt(new HttpAttempt(1, 503, null, TimeSpan.FromMilliseconds(3)));
+            if (RetryOnce)
+            {
+                await invocation.Observer.BeforeRetryAsync();
+                invocation.Observer.OnHttpAttempt(new HttpAttempt(2, 200, null, TimeSpan.FromMilliseconds(3)));
+            }
+
             _started.TrySetResult();
             await _finish.Task.WaitAsync(cancellationToken);
             return new StepOutcome.Succeeded(JValue.CreateNull());

@@ -6,4 +6,6 @@ namespace MeshHook.Tests.Unit.Steps;
 internal sealed class CallbackObserver(Action<HttpAttempt> onAttempt) : IStepObserver
 {
     public void OnHttpAttempt(HttpAttempt attempt) => onAttempt(attempt);
+
+    public Task BeforeRetryAsync() => Task.CompletedTask;
 }

@@ -48,6 +48,50 @@ public sealed class HttpCallExecutorTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task HttpCall_EachRetry_IsAnnouncedToTheObserverAfterThePreviousAttemptWasReported()
+    {
+        var reportedBeforeEachRetry = new List<int>();
+        var observer = new AnnouncingObserver(seen => reportedBeforeEachRetry.Add(seen));
+        await using var server = await LocalHttpServer.StartAsync((context, n) =>
+            n <= 2 ? Status(context, 503) : Json(context, 200, """{"ok":true}"""));
+
+        var outcome = await Executor.ExecuteAsync(new(_runId, Node(server.Url("/flaky")), _context, DateTimeOffset.UtcNow, observer), TestContext.Current.CancellationToken)
+            .WaitAsync(Deadline, TestContext.Current.CancellationToken);
+
+        outcome.Should().BeOfType<StepOutcome.Succeeded>();
+        reportedBeforeEachRetry.Should().Equal([1, 2], "the run saves the attempts before each retry, so each must already be reported");
+    }
+
+    [Fact]
+    public async Task HttpCall_ObserverThrowsBeforeARetry_EndsTheStepWithThatExceptionAndSendsNothingMore()
+    {
+        var observer = new AnnouncingObserver(_ => throw new InvalidOperationException("stale activation"));
+        await using var server = await LocalHttpServer.StartAsync((context, _) => Status(context, 503));
+
+        var call = Executor.ExecuteAsync(new(_runId, Node(server.Url("/down")), _context, DateTimeOffset.UtcNow, observer), TestContext.Current.CancellationToken);
+
+        (await call.Awaiting(c => c.WaitAsync(Deadline, TestContext.Current.CancellationToken)).Should().ThrowAsync<InvalidOperationException>())
+            .WithMessage("stale activation");
+        server.RequestCount.Should().Be(1, "the refused activation must not call the peer again");
+    }
+
+    [Fact]
+    public async Task HttpCall_SlowObserverBeforeARetry_DoesNotCountAgainstTheAttemptTimeout()
+    {
+        var observer = new AnnouncingObserver(_ => Thread.Sleep(400));
+        await using var server = await LocalHttpServer.StartAsync((context, n) =>
+            n == 1 ? Status(context, 503) : Json(context, 200, """{"ok":true}"""));
+
+        var outcome = await Executor.ExecuteAsync(
+                new(_runId, Node(server.Url("/flaky"), timeout: TimeSpan.FromMilliseconds(300)), _context, DateTimeOffset.UtcNow, observer),
+                TestContext.Current.CancellationToken)
+            .WaitAsync(Deadline, TestContext.Current.CancellationToken);
+
+        outcome.Should().BeOfType<StepOutcome.Succeeded>("a checkpoint slower than the attempt timeout must not time the attempt out");
+        server.RequestCount.Should().Be(2);
+    }
+
+    [Fact]
     public async Task HttpCall_ServerAlwaysFailsWith503_FailsWithLastStatusAfterAllAttempts()
     {
         await using var server = await LocalHttpServer.StartAsync((context, _) => Status(context, 503));
@@ -398,5 +442,19 @@ public sealed class HttpCallExecutorTests : IAsyncDisposable
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
         return context.Response.WriteAsync(json);
+    }
+
+    /// <summary>Counts reported attempts and calls <c>beforeRetry</c> with that count when a retry is announced.</summary>
+    private sealed class AnnouncingObserver(Action<int> beforeRetry) : IStepObserver
+    {
+        private int _reported;
+
+        public void OnHttpAttempt(HttpAttempt attempt) => Interlocked.Increment(ref _reported);
+
+        public Task BeforeRetryAsync()
+        {
+            beforeRetry(Volatile.Read(ref _reported));
+            return Task.CompletedTask;
+        }
     }
 }
