@@ -12,7 +12,6 @@ public sealed class RunMetrics : IDisposable
     private readonly Counter<long> _runsFinished;
     private readonly Histogram<double> _stepDuration;
     private readonly Histogram<double> _recovery;
-    private readonly Counter<long> _withoutReminder;
 
     public RunMetrics(IMeterFactory meters)
     {
@@ -21,8 +20,6 @@ public sealed class RunMetrics : IDisposable
         _runsFinished = _meter.CreateCounter<long>("meshhook_runs_finished", description: "Runs finished, by status");
         _stepDuration = _meter.CreateHistogram<double>("meshhook_step_duration", unit: "s", description: "Step execution time");
         _recovery = _meter.CreateHistogram<double>("meshhook_run_recovery", unit: "s", description: "Time from a run's interruption or hand-off to its resume");
-        _withoutReminder = _meter.CreateCounter<long>(
-            "meshhook_runs_without_reminder", description: "Runs that started, or resumed, without their reminder registered (it is retried in the background)");
     }
 
     public void StepFinished(string nodeType, string outcome, TimeSpan duration)
@@ -35,8 +32,6 @@ public sealed class RunMetrics : IDisposable
     public void RunFinished(RunStatus status) => _runsFinished.Add(1, new KeyValuePair<string, object?>("status", status.ToText()));
 
     public void RunRecovered(TimeSpan suspended) => _recovery.Record(suspended.TotalSeconds);
-
-    public void RunWithoutReminder() => _withoutReminder.Add(1);
 
     public void Dispose() => _meter.Dispose();
 }

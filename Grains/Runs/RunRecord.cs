@@ -22,8 +22,23 @@ public sealed record RunEvent(
     [property: Id(2)] string Type,
     [property: Id(3)] string PayloadJson);
 
-/// <summary>The workflow_runs columns a checkpoint sets; <paramref name="Silo"/> is the silo that wrote it, <paramref name="ReminderMissing"/> see <see cref="RunState.ReminderMissing"/>.</summary>
-public sealed record RunRowUpdate(RunStatus Status, string? OutputJson, string? Error, string Silo, bool ReminderMissing);
+/// <summary>
+/// The workflow_runs columns a checkpoint sets; <paramref name="Silo"/> is the silo that wrote it. With
+/// <paramref name="Reminder"/>, the checkpoint also makes sure the run's reminder row exists while the run is
+/// unfinished, and deletes it when the run finishes (sql/0105).
+/// </summary>
+public sealed record RunRowUpdate(RunStatus Status, string? OutputJson, string? Error, string Silo, RunReminderRow? Reminder = null);
+
+/// <summary>
+/// A run's row in Orleans' reminder table, as Orleans' ADO.NET reminder table writes it: the service id, the grain id's
+/// text, the reminder's name, the grain id's uniform hash as a signed int, and the period in milliseconds.
+/// </summary>
+public sealed record RunReminderRow(string ServiceId, string GrainId, string Name, int GrainHash, long PeriodMs)
+{
+    /// <summary>The reminder row of the run grain <paramref name="grainId"/>.</summary>
+    public static RunReminderRow For(string serviceId, GrainId grainId, string name, TimeSpan period) =>
+        new(serviceId, grainId.ToString(), name, unchecked((int)grainId.GetUniformHashCode()), (long)period.TotalMilliseconds);
+}
 
 /// <summary>The event types of DESIGN.md.</summary>
 public static class RunEventTypes

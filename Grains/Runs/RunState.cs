@@ -40,13 +40,7 @@ public sealed class RunState
     [Id(9)]
     public DateTimeOffset? SuspendedAt { get; set; }
 
-    /// <summary>
-    /// The run went on without its reminder (Orleans' reminder service did not take it in time) and it has not been
-    /// seen to land since: whichever activation holds the run keeps registering it (see <see cref="RunReminder"/>).
-    /// Checkpointed in workflow_runs.reminder_missing.
-    /// </summary>
-    [Id(10)]
-    public bool ReminderMissing { get; set; }
+    // [Id(10)] was ReminderMissing: reminders are written by the checkpoints now (sql/0105). Not to be reused.
 
     /// <summary>The run's definition and trigger, read with its history (null when no such run exists).</summary>
     [Id(11)]

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Orleans.Storage;
 
 namespace MeshHook.Grains.Runs;
@@ -7,9 +9,10 @@ namespace MeshHook.Grains.Runs;
 /// A write is one checkpoint (<see cref="RunStore.CheckpointAsync"/>): the events added since the last write and the
 /// row, in one transaction, so its cost does not grow with the run. A read rebuilds the state from the row and the
 /// history (<see cref="RunJournal"/>) in one round trip. The ETag is the run's last seq: a stale activation's write is
-/// refused with <see cref="InconsistentStateException"/>, as with any Orleans storage.
+/// refused with <see cref="InconsistentStateException"/>, as with any Orleans storage. The write also keeps the run's
+/// Orleans reminder: its row exists while the run is unfinished and goes with the checkpoint that finishes it (sql/0105).
 /// </summary>
-public sealed class RunStorage(RunStore store, ILocalSiloDetails silo) : IGrainStorage
+public sealed class RunStorage(RunStore store, ILocalSiloDetails silo, IOptions<ClusterOptions> cluster, IOptions<RunOptions> options) : IGrainStorage
 {
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
@@ -23,7 +26,6 @@ public sealed class RunStorage(RunStore store, ILocalSiloDetails silo) : IGrainS
 
         var run = RunJournal.Replay(stored.Events, stored.Record.Status, stored.OutputJson, stored.Error);
         run.Record = stored.Record;
-        run.ReminderMissing = stored.ReminderMissing;
         grainState.State = As<T>(run);
         grainState.ETag = stored.Record.MaxSeq.ToString(System.Globalization.CultureInfo.InvariantCulture);
         grainState.RecordExists = true;
@@ -33,7 +35,8 @@ public sealed class RunStorage(RunStore store, ILocalSiloDetails silo) : IGrainS
     {
         var run = grainState.State as RunState ?? throw new NotSupportedException($"{nameof(RunStorage)} stores {nameof(RunState)} only");
         var expected = int.Parse(grainState.ETag ?? throw new InconsistentStateException("the run was never read from storage"), System.Globalization.CultureInfo.InvariantCulture);
-        var row = new RunRowUpdate(run.Status, run.OutputJson, run.Error, silo.SiloAddress.ToString(), run.ReminderMissing);
+        var reminder = RunReminderRow.For(cluster.Value.ServiceId, grainId, WorkflowRunGrain.ReminderName, options.Value.ReminderPeriod);
+        var row = new RunRowUpdate(run.Status, run.OutputJson, run.Error, silo.SiloAddress.ToString(), reminder);
         try
         {
             var lastSeq = await store.CheckpointAsync(RunIdOf(grainId), expected, run.Pending, row, CancellationToken.None);

@@ -14,7 +14,7 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
     {
         await using var batch = dataSource.CreateBatch();
         var run = new NpgsqlBatchCommand("""
-            SELECT r.slug, d.version, d.definition::text, r.trigger::text, r.status, r.last_seq, r.output::text, r.error, r.reminder_missing
+            SELECT r.slug, d.version, d.definition::text, r.trigger::text, r.status, r.last_seq, r.output::text, r.error
             FROM workflow_runs r
             JOIN workflow_definitions d ON d.id = r.workflow_id
             WHERE r.id = @id
@@ -41,7 +41,6 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
             reader.GetInt32(5));
         var output = reader.IsDBNull(6) ? null : reader.GetString(6);
         var error = reader.IsDBNull(7) ? null : reader.GetString(7);
-        var reminderMissing = reader.GetBoolean(8);
         await reader.NextResultAsync(cancellationToken);
         var history = new List<RunEvent>();
         while (await reader.ReadAsync(cancellationToken))
@@ -49,12 +48,13 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
             history.Add(new RunEvent(reader.GetInt32(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetString(2), reader.GetString(3)));
         }
 
-        return new StoredRun(record, history, output, error, reminderMissing);
+        return new StoredRun(record, history, output, error);
     }
 
     /// <summary>
-    /// One checkpoint, in one statement and one transaction (sql/0104): appends <paramref name="events"/>, which must be
-    /// numbered from <paramref name="expectedLastSeq"/> + 1 on, and sets the run's row. Returns the run's new last seq.
+    /// One checkpoint, in one statement and one transaction (sql/0104, sql/0105): appends <paramref name="events"/>, which
+    /// must be numbered from <paramref name="expectedLastSeq"/> + 1 on, sets the run's row, and keeps the run's reminder
+    /// row when <see cref="RunRowUpdate.Reminder"/> is set. Returns the run's new last seq.
     /// </summary>
     /// <exception cref="StaleRunException">The run's last seq is no longer <paramref name="expectedLastSeq"/>: another
     /// activation wrote since, and nothing was written.</exception>
@@ -69,7 +69,7 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
         }
 
         await using var command = dataSource.CreateCommand(
-            "SELECT meshhook_checkpoint(@run, @expected, @tss, @types, @payloads, @status, @output, @error, @silo, @reminderMissing)");
+            "SELECT meshhook_checkpoint(@run, @expected, @tss, @types, @payloads, @status, @output, @error, @silo, @rService, @rGrain, @rName, @rHash, @rPeriod)");
         command.Parameters.AddWithValue("run", runId);
         command.Parameters.AddWithValue("expected", expectedLastSeq);
         command.Parameters.Add(new NpgsqlParameter("tss", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = events.Select(e => e.Timestamp.UtcDateTime).ToArray() });
@@ -79,7 +79,12 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
         command.Parameters.Add(new NpgsqlParameter("output", NpgsqlDbType.Text) { Value = (object?)row.OutputJson ?? DBNull.Value });
         command.Parameters.Add(new NpgsqlParameter("error", NpgsqlDbType.Text) { Value = (object?)row.Error ?? DBNull.Value });
         command.Parameters.AddWithValue("silo", row.Silo);
-        command.Parameters.AddWithValue("reminderMissing", row.ReminderMissing);
+        var reminder = row.Reminder;
+        command.Parameters.Add(new NpgsqlParameter("rService", NpgsqlDbType.Text) { Value = (object?)reminder?.ServiceId ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("rGrain", NpgsqlDbType.Text) { Value = (object?)reminder?.GrainId ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("rName", NpgsqlDbType.Text) { Value = (object?)reminder?.Name ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("rHash", NpgsqlDbType.Integer) { Value = (object?)reminder?.GrainHash ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("rPeriod", NpgsqlDbType.Bigint) { Value = (object?)reminder?.PeriodMs ?? DBNull.Value });
         var lastSeq = (int)(await command.ExecuteScalarAsync(cancellationToken))!;
         return lastSeq >= 0 ? lastSeq : throw new StaleRunException(runId, expectedLastSeq);
     }
@@ -230,7 +235,7 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
 }
 
 /// <summary>A run as Postgres holds it: its record, its history in seq order, and its row's output, error and reminder flag.</summary>
-public sealed record StoredRun(RunRecord Record, IReadOnlyList<RunEvent> Events, string? OutputJson, string? Error, bool ReminderMissing);
+public sealed record StoredRun(RunRecord Record, IReadOnlyList<RunEvent> Events, string? OutputJson, string? Error);
 
 /// <summary>A checkpoint was refused: another activation of the run wrote since this one read or last wrote it.</summary>
 public sealed class StaleRunException(Guid runId, int expectedLastSeq)

@@ -11,8 +11,8 @@ namespace MeshHook.Grains.Runs;
 /// One workflow run. Executes the DAG one step at a time and checkpoints before every step with an effect outside the
 /// run (http_call) or a durable wait (delay), and at the end (see <see cref="StartsWithCheckpoint"/>): a checkpoint appends
 /// the run's new events to workflow_events and updates workflow_runs in one transaction (<see cref="RunStorage"/>), and
-/// an activation rebuilds the run from them. While unfinished the run holds a reminder, so it always comes back (when
-/// Orleans' reminder service is slow to take it, the run does not wait: see <see cref="RunReminder"/>).
+/// an activation rebuilds the run from them. While unfinished the run holds a reminder, so it always comes back: the
+/// checkpoints write its row themselves (sql/0105), and Orleans' reminder service reads it from the table.
 /// </summary>
 /// <remarks>
 /// Placed on the silo that first calls it (a gateway silo, the reminder's silo, the recovery sweep's silo), or on a
@@ -32,7 +32,6 @@ public sealed partial class WorkflowRunGrain(
     SiloDrain drain,
     IClusterMembershipService membership,
     ILocalSiloDetails silo,
-    IOptions<RunOptions> options,
     TimeProvider time,
     ILogger<WorkflowRunGrain> logger) : Grain, IWorkflowRunGrain, IRemindable
 {
@@ -48,10 +47,8 @@ public sealed partial class WorkflowRunGrain(
     private CancellationTokenSource _lifetime = new();
     // Cancelled by CancelAsync; every step runs under it, including one about to start.
     private readonly CancellationTokenSource _userCancel = new();
-    private bool _cancelRequested;
     // Another activation wrote the run past this one's view: this one writes nothing more and hands nothing off.
     private bool _stale;
-    private RunReminder _reminder = null!;
 
     // What callers see of the run: only what is checkpointed, so a view never runs ahead of Postgres.
     private (RunStatus Status, string? OutputJson, string? Error) _visible;
@@ -62,7 +59,6 @@ public sealed partial class WorkflowRunGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _reminder = new RunReminder(this, RunId, Run, options.Value, metrics, time, logger);
         // Read with the run's history by RunStorage, or brought along by a migration (then nothing is read).
         _record = Run.Record;
         if (_record is null)
@@ -81,7 +77,6 @@ public sealed partial class WorkflowRunGrain(
             }
 
             LogResumed(RunId, silo.Name);
-            _reminder.RegisterInBackground();
             // On a draining silo the run does not start: its deactivation hands it to a survivor.
             EnsureLoop();
         }
@@ -91,7 +86,6 @@ public sealed partial class WorkflowRunGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        _reminder.Stop();
         var unfinished = _record is not null && Run.Initialized && !Run.Status.IsFinished();
         if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown && unfinished)
         {
@@ -127,10 +121,8 @@ public sealed partial class WorkflowRunGrain(
 
         if (!Run.Initialized)
         {
-            // The reminder comes first, so that from here on the run comes back whatever happens; but only if Orleans'
-            // reminder service takes it within ReminderWait. Otherwise the run starts anyway and registers it in the
-            // background, and the recovery sweep is the backstop until it lands.
-            await _reminder.RegisterAsync();
+            // No reminder yet: the run's first checkpoint writes it. Until then the run is queued in Postgres, which the
+            // recovery sweep covers, and its steps are pure: running them again is harmless.
             _progress!.Begin();
             LogStarted(RunId, record.Slug, record.Version);
         }
@@ -145,7 +137,6 @@ public sealed partial class WorkflowRunGrain(
         var record = EnsureExists();
         if (!Run.Status.IsFinished())
         {
-            _cancelRequested = true;
             await _userCancel.CancelAsync();
             if (_loop is { IsCompleted: false } loop)
             {
@@ -165,17 +156,18 @@ public sealed partial class WorkflowRunGrain(
     {
         if (_record is null || Run.Status.IsFinished())
         {
+            // Its final checkpoint deletes the row, but Orleans' reminder service holds what it read until its next
+            // read of the table: a tick may still come. A row left behind (the run is gone) must go, or it ticks forever.
             await SaveFinishedAsync();
             if (_record is null || IsSaved)
             {
-                await _reminder.RemoveAsync();
+                await RemoveLeftoverReminderAsync();
             }
 
             return;
         }
 
         // A tick means the run must be making progress: start it if it never was, resume it otherwise.
-        _reminder.Confirm();
         await StartAsync();
     }
 
@@ -268,7 +260,7 @@ public sealed partial class WorkflowRunGrain(
         {
             while (!Run.Status.IsFinished())
             {
-                if (_cancelRequested)
+                if (_userCancel.IsCancellationRequested)
                 {
                     progress.Cancel(nodeId: null);
                     await CompleteAsync();
@@ -402,7 +394,7 @@ public sealed partial class WorkflowRunGrain(
         CutOffReason: () => drain.CutOffReason ?? SiloDrain.DrainLimitReached,
         Deactivating: lifetime);
 
-    /// <summary>The run has ended in memory: its final checkpoint, then its reminder goes.</summary>
+    /// <summary>The run has ended in memory: its final checkpoint, which also deletes its reminder row.</summary>
     private async Task CompleteAsync()
     {
         // Unwritten when Postgres stays out of reach past the retries: the reminder stays, and its next tick writes it.
@@ -410,7 +402,22 @@ public sealed partial class WorkflowRunGrain(
         this.DelayDeactivation(TimeSpan.Zero);
         metrics.RunFinished(Run.Status);
         LogFinished(RunId, Run.Status.ToText());
-        await _reminder.RemoveAsync();
+    }
+
+    private async Task RemoveLeftoverReminderAsync()
+    {
+        try
+        {
+            if (await this.GetReminder(ReminderName) is { } leftover)
+            {
+                await this.UnregisterReminder(leftover);
+            }
+        }
+        catch (Exception e)
+        {
+            // It ticks again, and this is tried again then.
+            LogReminderRemovalFailed(e, RunId);
+        }
     }
 
     /// <summary>A run finished in memory whose final checkpoint failed (the sweep or the reminder lands here): write it now.</summary>
@@ -461,6 +468,9 @@ public sealed partial class WorkflowRunGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Run {RunId}: could not save the hand-off; the run resumes from its last checkpoint")]
     private partial void LogHandOffSaveFailed(Exception exception, Guid runId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: could not remove the reminder left behind by the finished run")]
+    private partial void LogReminderRemovalFailed(Exception exception, Guid runId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} deactivated while unfinished ({Reason}); bringing it back")]
     private partial void LogDeactivatedUnfinished(Guid runId, string reason);

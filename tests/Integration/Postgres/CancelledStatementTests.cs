@@ -35,7 +35,7 @@ public sealed class CancelledStatementTests
         var events = Enumerable.Range(2, 3000)
             .Select(seq => new RunEvent(seq, DateTimeOffset.UtcNow, RunEventTypes.HttpAttempted, $$"""{"nodeId":"call","attempt":{{seq}},"pad":"{{new string('x', 400)}}"}"""))
             .ToArray();
-        await store.CheckpointAsync(runId, 1, events, new RunRowUpdate(RunStatus.Running, null, null, "S", false), CancellationToken.None);
+        await store.CheckpointAsync(runId, 1, events, new RunRowUpdate(RunStatus.Running, null, null, "S"), CancellationToken.None);
 
         var failures = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
         await Task.WhenAll(Enumerable.Range(0, 4).Select(worker => Task.Run(async () =>

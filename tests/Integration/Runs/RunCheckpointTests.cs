@@ -7,8 +7,8 @@ using Npgsql;
 namespace MeshHook.Tests.Integration.Runs;
 
 /// <summary>
-/// A checkpoint is one transaction that appends a run's new events and sets its row (sql/0104): all of it or none,
-/// refused for a stale activation, and safe to retry when its answer was lost.
+/// A checkpoint is one transaction that appends a run's new events and sets its row (sql/0104), and keeps the run's
+/// reminder row (sql/0105): all of it or none, refused for a stale activation, and safe to retry when its answer was lost.
 /// </summary>
 public sealed class RunCheckpointTests : IAsyncLifetime
 {
@@ -116,6 +116,67 @@ public sealed class RunCheckpointTests : IAsyncLifetime
         (await _store.LoadAsync(_runId, CancellationToken.None))!.Events.Should().ContainSingle();
     }
 
+    [Fact]
+    public async Task Checkpoint_OfAnUnfinishedRun_WritesItsReminderRowAsOrleansWould_Once()
+    {
+        var reminder = Reminder();
+
+        await _store.CheckpointAsync(_runId, 1, Events(from: 2, "step_started"), Row(RunStatus.Running, reminder), CancellationToken.None);
+        var first = await ReminderRowAsync(reminder);
+        await _store.CheckpointAsync(_runId, 2, Events(from: 3, "step_succeeded"), Row(RunStatus.Running, reminder), CancellationToken.None);
+        var second = await ReminderRowAsync(reminder);
+
+        first.Should().NotBeNull("an unfinished run holds its reminder from its first checkpoint on");
+        first!.Value.Hash.Should().Be(reminder.GrainHash);
+        first.Value.Period.Should().Be(90_000);
+        first.Value.Version.Should().Be(0);
+        (first.Value.Start - DateTimeOffset.UtcNow).Should().BeCloseTo(TimeSpan.FromSeconds(90), TimeSpan.FromSeconds(15), "the first tick is one period on");
+        second.Should().Be(first, "a later checkpoint leaves the reminder's schedule and etag alone");
+    }
+
+    [Fact]
+    public async Task Checkpoint_ThatFinishesTheRun_DeletesItsReminderRow_InTheSameTransaction()
+    {
+        var reminder = Reminder();
+        await _store.CheckpointAsync(_runId, 1, Events(from: 2, "step_started"), Row(RunStatus.Running, reminder), CancellationToken.None);
+
+        // Stale: refused, and the reminder stays with the unfinished run.
+        var stale = () => _store.CheckpointAsync(_runId, 1, Events(from: 2, "run_completed"), Row(RunStatus.Succeeded, reminder), CancellationToken.None);
+        await stale.Should().ThrowAsync<StaleRunException>();
+        (await ReminderRowAsync(reminder)).Should().NotBeNull();
+
+        await _store.CheckpointAsync(_runId, 2, Events(from: 3, "run_completed"), Row(RunStatus.Succeeded, reminder), CancellationToken.None);
+
+        (await ReminderRowAsync(reminder)).Should().BeNull("a finished run keeps no reminder");
+    }
+
+    [Fact]
+    public async Task Checkpoint_WithoutAReminder_LeavesTheReminderTableAlone()
+    {
+        var reminder = Reminder();
+        await _store.CheckpointAsync(_runId, 1, Events(from: 2, "step_started"), Row(RunStatus.Running, reminder), CancellationToken.None);
+
+        await _store.CheckpointAsync(_runId, 2, Events(from: 3, "run_completed"), Row(RunStatus.Succeeded), CancellationToken.None);
+
+        (await ReminderRowAsync(reminder)).Should().NotBeNull("a checkpoint that names no reminder (a caller outside a grain) does not touch one");
+    }
+
+    private RunReminderRow Reminder() =>
+        RunReminderRow.For("checkpoint-tests", GrainId.Create("workflowrun", _runId.ToString("N")), WorkflowRunGrain.ReminderName, TimeSpan.FromSeconds(90));
+
+    private async Task<(DateTimeOffset Start, long Period, int Hash, int Version)?> ReminderRowAsync(RunReminderRow reminder)
+    {
+        await using var command = _dataSource.CreateCommand(
+            "SELECT start_time, period, grain_hash, version FROM orleans_reminders WHERE service_id = @s AND grain_id = @g AND reminder_name = @n");
+        command.Parameters.AddWithValue("s", reminder.ServiceId);
+        command.Parameters.AddWithValue("g", reminder.GrainId);
+        command.Parameters.AddWithValue("n", reminder.Name);
+        await using var reader = await command.ExecuteReaderAsync();
+        return await reader.ReadAsync()
+            ? (reader.GetFieldValue<DateTimeOffset>(0), reader.GetInt64(1), reader.GetInt32(2), reader.GetInt32(3))
+            : null;
+    }
+
     private static RunEvent[] Events(int from, params string[] types) => Events(from, types, at: 0);
 
     private static RunEvent[] Events(int from, string t1, string t2, int at) => Events(from, [t1, t2], at);
@@ -123,7 +184,8 @@ public sealed class RunCheckpointTests : IAsyncLifetime
     private static RunEvent[] Events(int from, string[] types, int at) =>
         types.Select((type, i) => new RunEvent(from + i, T0.AddSeconds(at + from + i), type, """{"nodeId":"hook"}""")).ToArray();
 
-    private static RunRowUpdate Row(RunStatus status) => new(status, OutputJson: null, Error: null, Silo: "S127.0.0.1:1:1", ReminderMissing: false);
+    private static RunRowUpdate Row(RunStatus status, RunReminderRow? reminder = null) =>
+        new(status, OutputJson: null, Error: null, Silo: "S127.0.0.1:1:1", reminder);
 
     private async Task<T> ScalarAsync<T>(string sql)
     {

@@ -32,7 +32,7 @@ public sealed class StaleActivationTests(StaleActivationTests.LoggedCluster clus
 
         // Another activation of the run writes meanwhile, as its first checkpoint after resuming would.
         var other = new RunEvent(stored!.Record.MaxSeq + 1, DateTimeOffset.UtcNow, RunEventTypes.RunResumed, """{"silo":"another","address":"S127.0.0.1:1:1"}""");
-        await cluster.Store.CheckpointAsync(runId, stored.Record.MaxSeq, [other], new RunRowUpdate(RunStatus.Running, null, null, "S127.0.0.1:1:1", false), CancellationToken.None);
+        await cluster.Store.CheckpointAsync(runId, stored.Record.MaxSeq, [other], new RunRowUpdate(RunStatus.Running, null, null, "S127.0.0.1:1:1"), CancellationToken.None);
 
         var view = await cluster.WaitFinishedAsync(runId, TimeSpan.FromSeconds(60));
 
@@ -61,7 +61,7 @@ public sealed class StaleActivationTests(StaleActivationTests.LoggedCluster clus
 
         // While the first activation's attempt is in flight, another activation resumes the run and writes it.
         var other = new RunEvent(stored.Record.MaxSeq + 1, DateTimeOffset.UtcNow, RunEventTypes.RunResumed, """{"silo":"another","address":"S127.0.0.1:1:1"}""");
-        await cluster.Store.CheckpointAsync(runId, stored.Record.MaxSeq, [other], new RunRowUpdate(RunStatus.Running, null, null, "S127.0.0.1:1:1", false), CancellationToken.None);
+        await cluster.Store.CheckpointAsync(runId, stored.Record.MaxSeq, [other], new RunRowUpdate(RunStatus.Running, null, null, "S127.0.0.1:1:1"), CancellationToken.None);
 
         var view = await cluster.WaitFinishedAsync(runId, TimeSpan.FromSeconds(60));
 
