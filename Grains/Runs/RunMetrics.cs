@@ -31,7 +31,14 @@ public sealed class RunMetrics : IDisposable
 
     public void RunFinished(RunStatus status) => _runsFinished.Add(1, new KeyValuePair<string, object?>("status", status.ToText()));
 
-    public void RunRecovered(TimeSpan suspended) => _recovery.Record(suspended.TotalSeconds);
+    /// <summary>A run resumed; <paramref name="suspended"/> is how long a drain had suspended it, if one had.</summary>
+    public void RunRecovered(TimeSpan? suspended)
+    {
+        if (suspended is { } time)
+        {
+            _recovery.Record(time.TotalSeconds);
+        }
+    }
 
     public void Dispose() => _meter.Dispose();
 }

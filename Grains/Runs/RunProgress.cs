@@ -32,6 +32,10 @@ public sealed class RunProgress
     private readonly Workflow _workflow;
     private readonly TimeProvider _time;
     private readonly JObject _steps;
+    private readonly RunRecord _record;
+
+    // What callers see of the run: only what is checkpointed, so a view never runs ahead of Postgres.
+    private (RunStatus Status, string? OutputJson, string? Error) _saved;
 
     /// <summary>Takes a run as read or migrated: adds the steps it has not reached and derives the skipped ones.</summary>
     public RunProgress(RunState state, Workflow workflow, RunRecord record, TimeProvider time)
@@ -39,6 +43,8 @@ public sealed class RunProgress
         State = state;
         _workflow = workflow;
         _time = time;
+        _record = record;
+        _saved = state.Initialized ? (state.Status, state.OutputJson, state.Error) : (record.Status, null, null);
         foreach (var node in workflow.Nodes)
         {
             state.Steps.TryAdd(node.Id, new StepState());
@@ -185,9 +191,16 @@ public sealed class RunProgress
         Add(RunEvents.RunHandedOff(silo, toSurvivor, SuspendedStepId));
     }
 
-    /// <summary>What a caller sees of the run; <paramref name="visible"/> is its last checkpointed status, output and error.</summary>
-    public RunView View(RunRecord record, (RunStatus Status, string? OutputJson, string? Error) visible)
+    /// <summary>Every event added is in Postgres, with the run's row.</summary>
+    public bool IsSaved => State.Pending.Count == 0;
+
+    /// <summary>Everything added so far is checkpointed: callers may see it.</summary>
+    public void Checkpointed() => _saved = (State.Status, State.OutputJson, State.Error);
+
+    /// <summary>What a caller sees of the run: its steps, and its last checkpointed status, output and error.</summary>
+    public RunView View()
     {
+        var (record, visible) = (_record, _saved);
         var steps = _workflow.Nodes
             .Select(n =>
             {

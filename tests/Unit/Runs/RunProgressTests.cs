@@ -132,7 +132,7 @@ public sealed class RunProgressTests
 
         _state.Status.Should().Be(RunStatus.Succeeded);
         _state.OutputJson.Should().Be("\"after-output\"");
-        _progress.View(Record, (_state.Status, _state.OutputJson, _state.Error)).Steps.Select(s => s.Status)
+        _progress.View().Steps.Select(s => s.Status)
             .Should().Equal(StepStatus.Succeeded, StepStatus.Succeeded, StepStatus.Succeeded, StepStatus.Skipped, StepStatus.Succeeded);
     }
 
