@@ -81,8 +81,11 @@ for i in $(seq 0 $((silos - 1))); do
   echo "   silo $i ready"
 done
 
-echo "== starting the gateway ($gateway, log in .run/gateway.log)"
-dotnet "$gateway_dll" --urls "$gateway" >.run/gateway.log 2>&1 &
+# The API (all of /api/ except webhooks) needs a key: one is made up for this run unless MESHHOOK_API_KEY gives it.
+api_key=${MESHHOOK_API_KEY:-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')}
+auth="Authorization: Bearer $api_key"
+echo "== starting the gateway ($gateway, log in .run/gateway.log; API key: $api_key)"
+MeshHook__Gateway__ApiKeys__0="$api_key" dotnet "$gateway_dll" --urls "$gateway" >.run/gateway.log 2>&1 &
 gateway_pid=$!
 for _ in $(seq 1 120); do
   curl -fs "$gateway/health/ready" >/dev/null 2>&1 && break
@@ -94,7 +97,7 @@ echo "   gateway ready"
 
 echo "== publishing the example workflows (examples/audit.json, examples/orders.json)"
 for wf in audit orders; do
-  echo "   PUT /api/workflows/$wf -> $(curl -fsS -X PUT "$gateway/api/workflows/$wf" -H 'Content-Type: application/json' --data-binary "@examples/$wf.json")"
+  echo "   PUT /api/workflows/$wf -> $(curl -fsS -X PUT "$gateway/api/workflows/$wf" -H "$auth" -H 'Content-Type: application/json' --data-binary "@examples/$wf.json")"
 done
 
 trigger="curl -i -X POST $gateway/api/hooks/orders -H 'Content-Type: application/json' -d '{\"order\": 1001, \"customer\": \"ada\", \"amount\": 250}'"
@@ -109,7 +112,7 @@ run_id=$(printf '%s' "$accepted" | sed -n 's/.*"runId":"\([^"]*\)".*/\1/p')
 echo "== GET /api/runs/$run_id until it finishes"
 view=""
 for _ in $(seq 1 120); do
-  view=$(curl -fsS "$gateway/api/runs/$run_id")
+  view=$(curl -fsS -H "$auth" "$gateway/api/runs/$run_id")
   status=$(printf '%s' "$view" | sed -n 's/^{"runId":"[^"]*","slug":"[^"]*","version":[0-9]*,"status":"\([a-z]*\)".*/\1/p')
   echo "   status: $status"
   case "$status" in succeeded|failed|canceled) break ;; esac
@@ -117,7 +120,7 @@ for _ in $(seq 1 120); do
 done
 echo "   $view"
 echo "== GET /api/runs/$run_id/events"
-curl -fsS "$gateway/api/runs/$run_id/events" | sed 's/},{"seq"/},\n {"seq"/g; s/^/   /'
+curl -fsS -H "$auth" "$gateway/api/runs/$run_id/events" | sed 's/},{"seq"/},\n {"seq"/g; s/^/   /'
 echo
 [ "$status" = succeeded ] || { echo "the example run did not succeed"; exit 1; }
 
@@ -126,11 +129,13 @@ if [ "$once" = true ]; then
 fi
 cat <<INFO
 
-The gateway and the silos keep running (logs in .run/). Try:
+The gateway and the silos keep running (logs in .run/). The API key of this run is $api_key
+(webhooks need none). Try:
   $trigger
-  curl $gateway/api/runs/<runId>
-  curl $gateway/api/runs/<runId>/events
-  curl $gateway/api/workflows/orders
+  curl -H '$auth' $gateway/api/runs/<runId>
+  curl -H '$auth' $gateway/api/runs/<runId>/events
+  curl -H '$auth' $gateway/api/workflows/orders
+  curl -H '$auth' -X POST $gateway/api/runs/<runId>/cancel
   curl $gateway/health/ready
   curl $gateway/metrics
   curl $gateway/openapi/v1.json

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MeshHook.Gateway.Cluster;
 using MeshHook.Gateway.Hosting;
+using MeshHook.Gateway.Security;
 using MeshHook.Grains;
 using MeshHook.Grains.Runs;
 using Microsoft.Extensions.Options;
@@ -17,6 +18,7 @@ public static class RunsApi
     {
         routes.MapGet("/api/runs/{runId}", GetAsync)
             .WithName("GetRun")
+            .RequireApiKey()
             .WithTags("Runs")
             .WithSummary("A run's status, its steps, and its output or error")
             .Produces<RunResponse>()
@@ -24,6 +26,7 @@ public static class RunsApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         routes.MapGet("/api/runs/{runId}/events", GetEventsAsync)
             .WithName("GetRunEvents")
+            .RequireApiKey()
             .WithTags("Runs")
             .WithSummary("A run's history in order")
             .Produces<IReadOnlyList<RunEventResponse>>()
@@ -31,6 +34,7 @@ public static class RunsApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         routes.MapPost("/api/runs/{runId}/cancel", CancelAsync)
             .WithName("CancelRun")
+            .RequireApiKey()
             .WithTags("Runs")
             .WithSummary("Cancels a run; a finished run is left as it is")
             .Produces<RunResponse>(StatusCodes.Status202Accepted)

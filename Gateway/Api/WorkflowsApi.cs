@@ -1,5 +1,6 @@
 using System.Text.Json;
 using MeshHook.Gateway.Hosting;
+using MeshHook.Gateway.Security;
 using MeshHook.Grains.Definitions;
 using MeshHook.Grains.Runs;
 using Microsoft.Extensions.Options;
@@ -19,6 +20,7 @@ public static class WorkflowsApi
     {
         routes.MapPut("/api/workflows/{slug}", PutAsync)
             .WithName("PublishWorkflow")
+            .RequireApiKey()
             .WithTags("Workflows")
             .WithSummary("Validates and publishes a new immutable version of a workflow")
             .WithMetadata(new JsonRequestBody(typeof(PublishWorkflowRequest)))
@@ -28,6 +30,7 @@ public static class WorkflowsApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         routes.MapGet("/api/workflows/{slug}", GetAsync)
             .WithName("GetWorkflow")
+            .RequireApiKey()
             .WithTags("Workflows")
             .WithSummary("The latest published version of a workflow (without its secret)")
             .Produces<WorkflowResponse>()

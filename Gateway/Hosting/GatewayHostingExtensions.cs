@@ -1,8 +1,10 @@
 using MeshHook.Gateway.Api;
 using MeshHook.Gateway.Cluster;
 using MeshHook.Gateway.Ops;
+using MeshHook.Gateway.Security;
 using MeshHook.Grains.Runs;
 using MeshHook.Ops;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
@@ -41,8 +43,17 @@ public static class GatewayHostingExtensions
 
         AddOrleansClient(builder, connectionString);
 
+        services.AddSingleton<ApiKeys>();
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorizationBuilder().AddPolicy(ApiKeyAuthenticationHandler.Policy, policy => policy
+            .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName)
+            .RequireAuthenticatedUser());
         services.AddProblemDetails();
-        services.AddOpenApi(options => options.AddOperationTransformer(JsonRequestBody.DescribeAsync));
+        services.AddOpenApi(options => options
+            .AddOperationTransformer(JsonRequestBody.DescribeAsync)
+            .AddDocumentTransformer(ApiKeyOpenApi.DescribeSchemeAsync)
+            .AddOperationTransformer(ApiKeyOpenApi.DescribeRequirementAsync));
         services.AddSingleton<GatewayMetrics>();
         services.AddHealthChecks()
             .AddCheck<StoppingHealthCheck>("stopping", tags: ["ready"])
@@ -61,6 +72,8 @@ public static class GatewayHostingExtensions
         app.UseCloseConnectionsWhileStopping();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.MapWorkflowsApi();
         app.MapHooksApi();
         app.MapRunsApi();

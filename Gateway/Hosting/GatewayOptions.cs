@@ -7,6 +7,22 @@ public sealed record GatewayOptions : IValidatableObject
 {
     public const string Section = "MeshHook:Gateway";
 
+    /// <summary>The shortest API key accepted: a key must not be guessable.</summary>
+    public const int MinApiKeyLength = 16;
+
+    /// <summary>
+    /// The accepted API keys (<c>MeshHook__Gateway__ApiKeys__0=…</c>, <c>__1</c>, …). Every <c>/api/…</c> route except
+    /// <c>POST /api/hooks/{slug}</c> requires <c>Authorization: Bearer &lt;one of them&gt;</c>. Several keys at once let a
+    /// key be rotated without downtime: add the new one, move the callers, remove the old one.
+    /// </summary>
+    public string[] ApiKeys { get; init; } = [];
+
+    /// <summary>
+    /// Serve the API without keys. Without any key configured the gateway refuses to start unless this says so on
+    /// purpose (a development machine, or a gateway reachable only by a trusted caller).
+    /// </summary>
+    public bool AllowAnonymousApi { get; init; }
+
     /// <summary>Largest request body accepted (webhook bodies and workflow definitions); larger ones answer 413.</summary>
     [Range(1024, 64L * 1024 * 1024)]
     public long MaxBodyBytes { get; init; } = 1024 * 1024;
@@ -47,6 +63,25 @@ public sealed record GatewayOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (ApiKeys.Length == 0 && !AllowAnonymousApi)
+        {
+            yield return new ValidationResult(
+                "no API key is configured: set MeshHook:Gateway:ApiKeys (MeshHook__Gateway__ApiKeys__0=<key>), or " +
+                "MeshHook:Gateway:AllowAnonymousApi=true to serve the API to anyone who can reach it",
+                [nameof(ApiKeys)]);
+        }
+
+        for (var i = 0; i < ApiKeys.Length; i++)
+        {
+            // The message names the key's position, never the key.
+            if (string.IsNullOrWhiteSpace(ApiKeys[i]) || ApiKeys[i].Length < MinApiKeyLength || ApiKeys[i].Any(char.IsWhiteSpace))
+            {
+                yield return new ValidationResult(
+                    $"MeshHook:Gateway:ApiKeys:{i} must be at least {MinApiKeyLength} characters with no whitespace",
+                    [nameof(ApiKeys)]);
+            }
+        }
+
         if (StopDelay >= ShutdownTimeout)
         {
             yield return new ValidationResult(

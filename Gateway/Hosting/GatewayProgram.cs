@@ -19,10 +19,12 @@ public static class GatewayProgram
         }
 
         builder.AddMeshHookGateway(connectionString);
-        var app = builder.Build();
-        app.MapMeshHookGateway();
         try
         {
+            // Options are validated where they are first read: while the host is built (its lifetime reads the
+            // shutdown timeout), or when it starts.
+            var app = builder.Build();
+            app.MapMeshHookGateway();
             await app.RunAsync();
         }
         catch (OptionsValidationException e)

@@ -38,7 +38,10 @@ public static class StepsServiceCollectionExtensions
                 // One handler serves every run: a cookie one peer sets must never travel with another run's request.
                 UseCookies = false,
             })
-            .RedactLoggedHeaders(_ => true);
+            // IHttpClientFactory's default logging writes each request's URL, path and all, and a Slack- or Discord-style
+            // webhook URL carries its credential in its path. The executor logs its own lines, naming the run and the
+            // node, never the URL.
+            .RemoveAllLoggers();
 
         return services;
     }

@@ -158,7 +158,11 @@ public sealed class BadInputSweepTests(GatewayCluster fixture) : IAsyncLifetime
         new(new SocketsHttpHandler { Expect100ContinueTimeout = TimeSpan.FromSeconds(30) })
         {
             BaseAddress = fixture.Gateway.BaseAddress,
-            DefaultRequestHeaders = { ExpectContinue = true },
+            DefaultRequestHeaders =
+            {
+                ExpectContinue = true,
+                Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", GatewayServer.ApiKey),
+            },
         };
 
     private async Task AssertRefusedAsync(Func<Task<HttpResponseMessage>> send, int status, string because)

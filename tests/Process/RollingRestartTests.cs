@@ -33,6 +33,7 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
         await using var sink = await HttpSink.StartAsync();
         await using var cluster = await RollingCluster.StartAsync(Silos, ReadyTimeout);
         using var http = new HttpClient { BaseAddress = cluster.Gateway.HttpAddress, Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", RollingCluster.ApiKey);
         try
         {
             var slug = $"rolling-{Guid.NewGuid():N}"[..20];

@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using MeshHook.Bench.Infrastructure;
 
 namespace MeshHook.Bench.Chaos;
 
@@ -36,10 +37,10 @@ public sealed class ChaosLoad(Func<Uri> gateway, double rate, int seed, TextWrit
     public static readonly TimeSpan RetryFor = TimeSpan.FromSeconds(90);
 
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
-    private readonly HttpClient _http = new(new SocketsHttpHandler { MaxConnectionsPerServer = 256, PooledConnectionLifetime = TimeSpan.FromSeconds(30), ConnectTimeout = TimeSpan.FromSeconds(5) })
+    private readonly HttpClient _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256, PooledConnectionLifetime = TimeSpan.FromSeconds(30), ConnectTimeout = TimeSpan.FromSeconds(5) })
     {
         Timeout = RequestTimeout,
-    };
+    }.Authorized();
 
     private readonly ConcurrentBag<Webhook> _webhooks = [];
     private readonly ConcurrentBag<(string Key, Guid? First, Guid? Second)> _duplicates = [];

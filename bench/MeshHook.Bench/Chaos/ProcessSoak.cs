@@ -63,6 +63,7 @@ public sealed partial class ProcessSoak(ChaosOptions options, TextWriter output)
         {
             ["ConnectionStrings__MeshHook"] = _connectionString,
             ["Orleans__ClusterId"] = $"chaos-{Environment.ProcessId}",
+            [BenchApiKey.EnvironmentName] = BenchApiKey.Value,
             ["MeshHook__Shutdown__DrainTimeout"] = ChaosWorkflows.DrainTimeout.ToString("c", CultureInfo.InvariantCulture),
             // Several processes share this machine's cores: workstation GC, as the other process benchmarks give their silos.
             ["DOTNET_gcServer"] = "0",
@@ -292,8 +293,16 @@ public sealed partial class ProcessSoak(ChaosOptions options, TextWriter output)
                 }
 
                 await Task.Delay(TimeSpan.FromMilliseconds(random.Next(0, 2500)), cancellationToken);
-                if (!starting.HasExited && !await IsReadyAsync(starting))
+                if (!starting.HasExited)
                 {
+                    if (await IsReadyAsync(starting))
+                    {
+                        // It finished starting first: it is the slot's silo now. Starting another beside it would leave
+                        // this one running, untracked, for the rest of the soak (an extra silo, more load).
+                        Log($"{starting.Name} was ready before its SIGTERM while starting; it stays");
+                        return;
+                    }
+
                     var early = Record(TerminationKind.SigtermStarting, starting.Name, starting.Terminate(), starting.SiloPort);
                     Log($"SIGTERM {starting.Name} while it starts");
                     await AwaitExitAsync(starting, early);
@@ -506,7 +515,7 @@ public sealed partial class ProcessSoak(ChaosOptions options, TextWriter output)
 
     private async Task PublishAsync(Uri peer, CancellationToken cancellationToken)
     {
-        using var http = new HttpClient { BaseAddress = _gateway.HttpAddress };
+        using var http = new HttpClient { BaseAddress = _gateway.HttpAddress }.Authorized();
         foreach (var workflow in ChaosWorkflows.All)
         {
             using var response = await http.PutAsync(

@@ -42,6 +42,7 @@ public sealed class IntakeBenchmark(IntakeOptions options, TextWriter output)
         {
             ["ConnectionStrings__MeshHook"] = connectionString,
             ["Orleans__ClusterId"] = $"intake-{Environment.ProcessId}",
+            [BenchApiKey.EnvironmentName] = BenchApiKey.Value,
             // Several processes share this machine's cores: workstation GC, as the scale-in benchmark gives its silos.
             ["DOTNET_gcServer"] = "0",
             ["Logging__LogLevel__Default"] = "Warning",
@@ -87,7 +88,7 @@ public sealed class IntakeBenchmark(IntakeOptions options, TextWriter output)
             {
                 BaseAddress = gateway.HttpAddress,
                 Timeout = TimeSpan.FromSeconds(60),
-            };
+            }.Authorized();
             using (var publish = await http.PutAsync(
                 $"/api/workflows/{Slug}",
                 new StringContent($$"""{"name": "benchmark: intake", "definition": {{LinearWorkflow.Definition(sink.BaseAddress)}}}""", Encoding.UTF8, "application/json"),

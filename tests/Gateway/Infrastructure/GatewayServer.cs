@@ -21,15 +21,30 @@ public sealed class GatewayServer : IAsyncDisposable
         App = app;
         BaseAddress = baseAddress;
         Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiKey);
+        Anonymous = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
     }
+
+    /// <summary>The API key the test gateways accept (<c>MeshHook:Gateway:ApiKeys:0</c>); <see cref="Http"/> sends it.</summary>
+    public const string ApiKey = "gateway-tests-api-key-0001";
 
     public WebApplication App { get; }
 
     public Uri BaseAddress { get; }
 
+    /// <summary>A client that sends the API key on every request.</summary>
     public HttpClient Http { get; }
 
-    public static async Task<GatewayServer> StartAsync(string connectionString, string clusterId, string serviceId, IDictionary<string, string?>? settings = null)
+    /// <summary>A client that sends no key.</summary>
+    public HttpClient Anonymous { get; }
+
+    /// <param name="connectionString">The database.</param>
+    /// <param name="clusterId">The Orleans cluster id.</param>
+    /// <param name="serviceId">The Orleans service id.</param>
+    /// <param name="settings">Configuration on top of the defaults; a null value removes a default (e.g. the API key).</param>
+    /// <param name="logging">Adds log providers (the gateway logs nowhere otherwise).</param>
+    public static async Task<GatewayServer> StartAsync(
+        string connectionString, string clusterId, string serviceId, IDictionary<string, string?>? settings = null, Action<ILoggingBuilder>? logging = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -40,10 +55,18 @@ public sealed class GatewayServer : IAsyncDisposable
             ["MeshHook:Gateway:GatewayListRefreshPeriod"] = "00:00:01",
             // Tests stop many gateways; the stop delay has tests of its own (GatewayShutdownTests).
             ["MeshHook:Gateway:StopDelay"] = "00:00:00",
+            ["MeshHook:Gateway:ApiKeys:0"] = ApiKey,
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
-            configuration[key] = value;
+            if (value is null)
+            {
+                configuration.Remove(key);
+            }
+            else
+            {
+                configuration[key] = value;
+            }
         }
 
         builder.Configuration.AddInMemoryCollection(configuration);
@@ -54,6 +77,7 @@ public sealed class GatewayServer : IAsyncDisposable
         }
 
         builder.Logging.SetMinimumLevel(LogLevel.Information);
+        logging?.Invoke(builder.Logging);
         builder.AddMeshHookGateway(connectionString);
         var app = builder.Build();
         app.MapMeshHookGateway();
@@ -72,6 +96,7 @@ public sealed class GatewayServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
+        Anonymous.Dispose();
         await App.StopAsync();
         await App.DisposeAsync();
     }

@@ -13,6 +13,9 @@ namespace MeshHook.Tests.Process.Rolling;
 /// </summary>
 public sealed class RollingCluster : IAsyncDisposable
 {
+    /// <summary>The API key of the cluster's gateway (<c>MeshHook:Gateway:ApiKeys:0</c>).</summary>
+    public const string ApiKey = "rolling-restart-tests-key-0001";
+
     private readonly List<ProgramProcess> _started = [];
     private readonly ProgramProcess?[] _silos;
     private int _generation;
@@ -70,6 +73,7 @@ public sealed class RollingCluster : IAsyncDisposable
                 {
                     ["ConnectionStrings__MeshHook"] = connectionString,
                     ["Orleans__ClusterId"] = cluster.ClusterId,
+                    ["MeshHook__Gateway__ApiKeys__0"] = ApiKey,
                     ["Logging__LogLevel__Default"] = "Warning",
                     ["Logging__LogLevel__MeshHook.Gateway.Cluster"] = "Information",
                     ["Logging__Console__FormatterOptions__SingleLine"] = "true",
