@@ -111,9 +111,24 @@ public static class SiloProgram
 
             // From here on the host's own signal handling (and ShutdownSignals, for a second signal) takes over.
             startup.Dispose();
+            var shutdown = app.Services.GetRequiredService<IOptions<ShutdownOptions>>().Value;
+            if (shutdown.FastExit && FastExit.IsSupported)
+            {
+                var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+                var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                lifetime.ApplicationStopped.Register(() => stopped.TrySetResult());
+                _ = AfterReportWatchdog.WatchAsync(
+                    app.Services.GetRequiredService<ShutdownCoordinator>().Report,
+                    stopped.Task,
+                    shutdown.AfterReportTimeout,
+                    () => FastExit.CloseAndExitAsync(app.Services, exitCode: 0),
+                    TimeProvider.System,
+                    app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MeshHook.Silo.Shutdown.AfterReportWatchdog"));
+            }
+
             // Returns once the host has stopped: the silo drained, handed its runs off and wrote its report.
             await app.WaitForShutdownAsync();
-            if (app.Services.GetRequiredService<IOptions<ShutdownOptions>>().Value.FastExit && FastExit.IsSupported)
+            if (shutdown.FastExit && FastExit.IsSupported)
             {
                 await FastExit.CloseAndExitAsync(app.Services, exitCode: 0);
             }

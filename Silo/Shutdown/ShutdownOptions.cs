@@ -45,6 +45,13 @@ public sealed record ShutdownOptions
     public bool FastExit { get; init; } = true;
 
     /// <summary>
+    /// How long Orleans' own stop stages may still take once the report is written, before the process exits 0 anyway
+    /// (<see cref="AfterReportWatchdog"/>). Needs <see cref="FastExit"/> on Linux; elsewhere the host's own timeout applies.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.500", "00:01:00")]
+    public TimeSpan AfterReportTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// What the phases need at most: drain (or the peer check, which runs beside it, if longer) + hand-off + every
     /// hook's limit + report. Must be below <see cref="GracePeriod"/>.
     /// </summary>
