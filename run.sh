@@ -66,7 +66,8 @@ dotnet "$silo_dll" --migrate
 
 for i in $(seq 0 $((silos - 1))); do
   echo "== starting silo $i (silo port $((11111 + i)), gateway $((30000 + i)), http://127.0.0.1:$((8081 + i)))"
-  Orleans__SiloPort=$((11111 + i)) Orleans__GatewayPort=$((30000 + i)) \
+  # The example workflow calls the gateway itself on 127.0.0.1, which http_call may not reach by default.
+  Orleans__SiloPort=$((11111 + i)) Orleans__GatewayPort=$((30000 + i)) MeshHook__Http__AllowedNetworks__0=127.0.0.0/8 \
     dotnet "$silo_dll" --urls "http://127.0.0.1:$((8081 + i))" >".run/silo-$i.log" 2>&1 &
   pids+=($!)
 done

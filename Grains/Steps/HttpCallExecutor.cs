@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using MeshHook.Grains.Definitions;
+using MeshHook.Grains.Steps.Egress;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
 using Newtonsoft.Json.Linq;
@@ -96,6 +97,10 @@ public sealed partial class HttpCallExecutor(
         catch (TimeoutRejectedException)
         {
             return Fail(invocation, node, $"request timed out ({timeout.TotalMilliseconds:0} ms per attempt) after {call.Attempts} attempt(s)");
+        }
+        catch (HttpRequestException e) when (Blocked(e) is { } blocked)
+        {
+            return Fail(invocation, node, blocked.Message);
         }
         catch (HttpRequestException e)
         {
@@ -234,7 +239,8 @@ public sealed partial class HttpCallExecutor(
 
         if (outcome.Exception is { } exception)
         {
-            return exception is HttpRequestException or TimeoutRejectedException;
+            // A blocked address stays blocked: trying again would only repeat the refusal.
+            return exception is HttpRequestException or TimeoutRejectedException && Blocked(exception) is null;
         }
 
         var response = outcome.Result!;
@@ -255,6 +261,7 @@ public sealed partial class HttpCallExecutor(
     {
         OperationCanceledException when call.CancellationToken.IsCancellationRequested => "canceled",
         OperationCanceledException => $"timed out after {call.Timeout.TotalMilliseconds:0} ms",
+        HttpRequestException http when Blocked(http) is { } blocked => $"blocked: {blocked.BlockedClass} address",
         HttpRequestException http => DescribeNetworkError(http),
         ResponseBodyTooLargeException => e.Message,
         _ => $"failed ({e.GetType().Name})",
@@ -290,6 +297,19 @@ public sealed partial class HttpCallExecutor(
         }
 
         return $"network error: {what}";
+    }
+
+    private static EgressBlockedException? Blocked(Exception e)
+    {
+        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is EgressBlockedException blocked)
+            {
+                return blocked;
+            }
+        }
+
+        return null;
     }
 
     private static TimeSpan Clamp(TimeSpan value, TimeSpan min, TimeSpan max) =>

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using MeshHook.Grains.Steps.Egress;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace MeshHook.Grains.Steps;
@@ -26,6 +27,9 @@ public static class StepsServiceCollectionExtensions
             ServiceDescriptor.Singleton<IStepExecutor, TerminateExecutor>(),
         ]);
         services.TryAddSingleton<StepExecutors>();
+        // Bound from MeshHook:Http by the silo (AddMeshHookEngine); unbound, only public addresses are reachable.
+        services.AddOptions<EgressOptions>();
+        services.TryAddSingleton<EgressPolicy>();
 
         services
             .AddHttpClient(HttpCallExecutor.HttpClientName, client =>
@@ -33,10 +37,14 @@ public static class StepsServiceCollectionExtensions
                 // The executor's pipeline owns timeouts, per attempt.
                 client.Timeout = Timeout.InfiniteTimeSpan;
             })
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            .ConfigurePrimaryHttpMessageHandler(services => new SocketsHttpHandler
             {
                 // One handler serves every run: a cookie one peer sets must never travel with another run's request.
                 UseCookies = false,
+                // Every connection goes through the egress check, which a proxy would make on the workflow's behalf
+                // without it: http_call ignores HTTP_PROXY/HTTPS_PROXY.
+                UseProxy = false,
+                ConnectCallback = services.GetRequiredService<EgressPolicy>().ConnectAsync,
             })
             // IHttpClientFactory's default logging writes each request's URL, path and all, and a Slack- or Discord-style
             // webhook URL carries its credential in its path. The executor logs its own lines, naming the run and the

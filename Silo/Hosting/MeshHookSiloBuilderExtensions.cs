@@ -1,6 +1,7 @@
 using MeshHook.Grains.Draining;
 using MeshHook.Grains.Runs;
 using MeshHook.Grains.Steps;
+using MeshHook.Grains.Steps.Egress;
 using MeshHook.Silo.Ops;
 using MeshHook.Silo.Recovery;
 using MeshHook.Silo.Shutdown;
@@ -90,6 +91,12 @@ public static class MeshHookSiloBuilderExtensions
         services.AddSingleton<RunWakeUps>();
         services.AddSingleton<SiloDrain>();
         services.AddMeshHookSteps();
+        services.AddOptions<EgressOptions>().Bind(configuration.GetSection(EgressOptions.Section))
+            .Validate(
+                o => o.AllowedNetworks.All(cidr => System.Net.IPNetwork.TryParse(cidr.Trim(), out _)),
+                "MeshHook:Http:AllowedNetworks must list networks in CIDR form, such as 127.0.0.0/8 or fd00::/8")
+            .ValidateOnStart();
+        services.AddHostedService<EgressExemptionsLog>();
         services.AddSingleton<SiloActivity>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloActivity>());
         services.AddSingleton<ReminderServiceStatus>();

@@ -28,6 +28,8 @@ public sealed class BenchCluster : IAsyncDisposable
         builder.Options.UseTestClusterMembership = false;
         builder.Options.ConfigureFileLogging = false;
         builder.Properties[ConnectionStringKey] = connectionString;
+        // The benchmark's sink listens on 127.0.0.1, which http_call may not reach by default.
+        builder.Properties["MeshHook:Http:AllowedNetworks:0"] = "127.0.0.0/8";
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
         builder.AddClientBuilderConfigurator<ClientConfigurator>();
         var cluster = builder.Build();

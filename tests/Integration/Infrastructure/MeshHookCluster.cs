@@ -39,6 +39,8 @@ public class MeshHookCluster : IAsyncLifetime
         ["MeshHook:Recovery:SweepInterval"] = "00:00:02",
         ["MeshHook:Recovery:StalledAfter"] = "00:00:03",
         ["MeshHook:Shutdown:DrainTimeout"] = "00:00:05",
+        // The tests' HTTP peers listen on 127.0.0.1, which http_call may not reach by default.
+        ["MeshHook:Http:AllowedNetworks:0"] = "127.0.0.0/8",
     };
 
     public async ValueTask InitializeAsync()

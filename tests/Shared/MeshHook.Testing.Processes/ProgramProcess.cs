@@ -13,6 +13,9 @@ namespace MeshHook.Testing.Processes;
 /// </summary>
 public sealed class ProgramProcess : IAsyncDisposable
 {
+    /// <summary>The silo setting that lets http_call reach loopback peers (set for every silo started here unless given).</summary>
+    public const string LoopbackPeersKey = "MeshHook__Http__AllowedNetworks__0";
+
     /// <summary>Output kept in memory; beyond it the older half is dropped (a silo under load for minutes logs a lot).</summary>
     private const int MaxOutputChars = 4_000_000;
 
@@ -142,6 +145,12 @@ public sealed class ProgramProcess : IAsyncDisposable
             {
                 start.Environment[key] = value;
             }
+        }
+
+        if (program.Ports is ProgramPorts.Silo && !program.Environment.ContainsKey(LoopbackPeersKey))
+        {
+            // The tests' and benchmarks' HTTP peers listen on 127.0.0.1, which http_call may not reach by default.
+            start.Environment[LoopbackPeersKey] = "127.0.0.0/8";
         }
 
         if (siloPort is { } silo && gatewayPort is { } gateway)

@@ -15,7 +15,7 @@ public sealed class HttpCallExecutorTests : IAsyncDisposable
     private static readonly RetryPolicy FastRetry = new(3, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(50));
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
 
-    private readonly ServiceProvider _services = new ServiceCollection().AddMeshHookSteps().BuildServiceProvider();
+    private readonly ServiceProvider _services = new ServiceCollection().AddMeshHookSteps().AllowLoopback().BuildServiceProvider();
     private readonly RecordingObserver _observer = new();
     private readonly Guid _runId = Guid.NewGuid();
     private readonly JObject _context = JObject.Parse("""

@@ -26,10 +26,10 @@ internal sealed class LocalHttpServer : IAsyncDisposable
     public int RequestCount => Volatile.Read(ref _count);
 
     /// <summary>Starts a server answering with <paramref name="handler"/>, which gets the 1-based number of the request.</summary>
-    public static async Task<LocalHttpServer> StartAsync(Func<HttpContext, int, Task> handler)
+    public static async Task<LocalHttpServer> StartAsync(Func<HttpContext, int, Task> handler, string address = "127.0.0.1")
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseUrls($"http://{address}:0");
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var server = new LocalHttpServer(app);

@@ -22,6 +22,7 @@ public sealed class OutgoingCallLoggingTests
         await using var services = new ServiceCollection()
             .AddLogging(logging => logging.SetMinimumLevel(LogLevel.Trace).AddProvider(new Capturing(lines)))
             .AddMeshHookSteps()
+            .AllowLoopback()
             .BuildServiceProvider();
         await using var server = await LocalHttpServer.StartAsync((context, n) =>
         {

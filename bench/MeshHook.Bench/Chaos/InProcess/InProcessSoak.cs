@@ -144,6 +144,8 @@ public sealed class InProcessSoak(ChaosOptions options, TextWriter output)
     {
         // Short recovery periods, as the integration tests' cluster: a run nothing moves comes back within seconds.
         ["MeshHook:Runs:ReminderPeriod"] = "00:00:05",
+        // The soak's HTTP peer listens on 127.0.0.1, which http_call may not reach by default.
+        ["MeshHook:Http:AllowedNetworks:0"] = "127.0.0.0/8",
         ["MeshHook:Recovery:SweepInterval"] = "00:00:02",
         ["MeshHook:Recovery:StalledAfter"] = "00:00:03",
         ["MeshHook:Shutdown:DrainTimeout"] = SoakCluster.Setting(ChaosWorkflows.DrainTimeout),
