@@ -86,7 +86,7 @@ done
 api_key=${MESHHOOK_API_KEY:-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')}
 auth="Authorization: Bearer $api_key"
 echo "== starting the gateway ($gateway, log in .run/gateway.log; API key: $api_key)"
-MeshHook__Gateway__ApiKeys__0="$api_key" dotnet "$gateway_dll" --urls "$gateway" >.run/gateway.log 2>&1 &
+MeshHook__Gateway__ApiKeys__0="$api_key" MeshHook__Http__AllowedNetworks__0=127.0.0.0/8 dotnet "$gateway_dll" --urls "$gateway" >.run/gateway.log 2>&1 &
 gateway_pid=$!
 for _ in $(seq 1 120); do
   curl -fs "$gateway/health/ready" >/dev/null 2>&1 && break

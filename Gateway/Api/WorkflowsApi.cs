@@ -1,7 +1,9 @@
 using System.Text.Json;
 using MeshHook.Gateway.Hosting;
 using MeshHook.Gateway.Security;
+using System.Net;
 using MeshHook.Grains.Definitions;
+using MeshHook.Grains.Steps.Egress;
 using MeshHook.Grains.Runs;
 using Microsoft.Extensions.Options;
 
@@ -40,10 +42,31 @@ public static class WorkflowsApi
         return routes;
     }
 
+    /// <summary>
+    /// http_call URLs whose host is a literal address that no run could reach (<see cref="EgressPolicy"/>, with this
+    /// gateway's <c>MeshHook:Http:AllowedNetworks</c>). Names are only judged when a run resolves them.
+    /// </summary>
+    private static List<ApiError> BlockedUrls(Workflow workflow, EgressPolicy egress)
+    {
+        var errors = new List<ApiError>();
+        foreach (var call in workflow.Nodes.OfType<HttpCallNode>())
+        {
+            if (IPAddress.TryParse(call.Url.Host.Trim('[', ']'), out var address) && egress.BlockedClass(address) is { } blockedClass)
+            {
+                errors.Add(new ApiError(
+                    call.Id,
+                    $"url's host {address} is a {blockedClass} address, which http_call may not reach unless MeshHook:Http:AllowedNetworks lists it"));
+            }
+        }
+
+        return errors;
+    }
+
     private static async Task<IResult> PutAsync(
         string slug,
         HttpContext context,
         RunStore store,
+        EgressPolicy egress,
         IOptions<GatewayOptions> options,
         ILoggerFactory loggers,
         CancellationToken cancellationToken)
@@ -95,6 +118,11 @@ public static class WorkflowsApi
             }
 
             return ApiProblems.BadRequest("the workflow was not published", errors);
+        }
+
+        if (DefinitionValidator.Validate(definition).Workflow is { } parsed && BlockedUrls(parsed, egress) is { Count: > 0 } blocked)
+        {
+            return ApiProblems.BadRequest("the definition is not valid", blocked);
         }
 
         int version;

@@ -3,6 +3,7 @@ using MeshHook.Gateway.Cluster;
 using MeshHook.Gateway.Ops;
 using MeshHook.Gateway.Security;
 using MeshHook.Grains.Runs;
+using MeshHook.Grains.Steps.Egress;
 using MeshHook.Ops;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -39,6 +40,13 @@ public static class GatewayHostingExtensions
 
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString) { Name = "meshhook-gateway" }.Build());
         services.AddSingleton<RunStore>();
+        // Publishing refuses http_call URLs that are literal addresses no run could reach: same setting as the silos'.
+        services.AddOptions<EgressOptions>().BindConfiguration(EgressOptions.Section)
+            .Validate(
+                o => o.AllowedNetworks.All(cidr => System.Net.IPNetwork.TryParse(cidr.Trim(), out _)),
+                "MeshHook:Http:AllowedNetworks must list networks in CIDR form, such as 127.0.0.0/8 or fd00::/8")
+            .ValidateOnStart();
+        services.AddSingleton<EgressPolicy>();
         services.AddHostedService<GatewayStopDelay>();
 
         AddOrleansClient(builder, connectionString);

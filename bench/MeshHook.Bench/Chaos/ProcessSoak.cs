@@ -64,6 +64,8 @@ public sealed partial class ProcessSoak(ChaosOptions options, TextWriter output)
             ["ConnectionStrings__MeshHook"] = _connectionString,
             ["Orleans__ClusterId"] = $"chaos-{Environment.ProcessId}",
             [BenchApiKey.EnvironmentName] = BenchApiKey.Value,
+            // The soak's peer listens on 127.0.0.1: the silos call it, the gateway accepts workflows that do.
+            [ProgramProcess.LoopbackPeersKey] = "127.0.0.0/8",
             ["MeshHook__Shutdown__DrainTimeout"] = ChaosWorkflows.DrainTimeout.ToString("c", CultureInfo.InvariantCulture),
             // Several processes share this machine's cores: workstation GC, as the other process benchmarks give their silos.
             ["DOTNET_gcServer"] = "0",

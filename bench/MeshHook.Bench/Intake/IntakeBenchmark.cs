@@ -43,6 +43,8 @@ public sealed class IntakeBenchmark(IntakeOptions options, TextWriter output)
             ["ConnectionStrings__MeshHook"] = connectionString,
             ["Orleans__ClusterId"] = $"intake-{Environment.ProcessId}",
             [BenchApiKey.EnvironmentName] = BenchApiKey.Value,
+            // The sink listens on 127.0.0.1: the silos call it, the gateway accepts workflows that do.
+            [ProgramProcess.LoopbackPeersKey] = "127.0.0.0/8",
             // Several processes share this machine's cores: workstation GC, as the scale-in benchmark gives its silos.
             ["DOTNET_gcServer"] = "0",
             ["Logging__LogLevel__Default"] = "Warning",

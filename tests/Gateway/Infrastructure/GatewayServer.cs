@@ -56,6 +56,8 @@ public sealed class GatewayServer : IAsyncDisposable
             // Tests stop many gateways; the stop delay has tests of its own (GatewayShutdownTests).
             ["MeshHook:Gateway:StopDelay"] = "00:00:00",
             ["MeshHook:Gateway:ApiKeys:0"] = ApiKey,
+            // The tests' HTTP peers listen on 127.0.0.1: publishing refuses literal addresses no run could reach.
+            ["MeshHook:Http:AllowedNetworks:0"] = "127.0.0.0/8",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

@@ -74,6 +74,7 @@ public sealed class RollingCluster : IAsyncDisposable
                     ["ConnectionStrings__MeshHook"] = connectionString,
                     ["Orleans__ClusterId"] = cluster.ClusterId,
                     ["MeshHook__Gateway__ApiKeys__0"] = ApiKey,
+                    [ProgramProcess.LoopbackPeersKey] = "127.0.0.0/8",
                     ["Logging__LogLevel__Default"] = "Warning",
                     ["Logging__LogLevel__MeshHook.Gateway.Cluster"] = "Information",
                     ["Logging__Console__FormatterOptions__SingleLine"] = "true",
