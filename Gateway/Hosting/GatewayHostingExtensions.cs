@@ -26,10 +26,11 @@ public static class GatewayHostingExtensions
     {
         connectionString = PostgresConnectionDefaults.Apply(connectionString);
         var configuration = builder.Configuration;
-        if (string.IsNullOrEmpty(configuration["urls"]) && string.IsNullOrEmpty(configuration["ASPNETCORE_URLS"]))
-        {
-            builder.WebHost.UseUrls("http://127.0.0.1:8080");
-        }
+        var urls = configuration["urls"];
+        urls = string.IsNullOrEmpty(urls) ? configuration["ASPNETCORE_URLS"] : urls;
+        urls = string.IsNullOrEmpty(urls) ? "http://127.0.0.1:8080" : urls;
+        var management = configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>()?.ManagementUrls ?? [];
+        builder.WebHost.UseUrls([.. urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), .. management]);
 
         var services = builder.Services;
         services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
@@ -80,6 +81,7 @@ public static class GatewayHostingExtensions
         app.UseCloseConnectionsWhileStopping();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseManagementAddress();
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapWorkflowsApi();

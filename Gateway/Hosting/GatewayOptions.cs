@@ -23,6 +23,17 @@ public sealed record GatewayOptions : IValidatableObject
     /// </summary>
     public bool AllowAnonymousApi { get; init; }
 
+    /// <summary>
+    /// Addresses (e.g. <c>http://0.0.0.0:9090</c>) that serve <c>/metrics</c> and <c>/openapi/v1.json</c> instead of the
+    /// main address, so that only the intake and the API face the SvelteKit app. Empty: everything on the main address.
+    /// <c>/health/*</c> answers on both; the API answers only on the main address.
+    /// </summary>
+    public string[] ManagementUrls { get; init; } = [];
+
+    /// <summary>The ports of <see cref="ManagementUrls"/>.</summary>
+    public IReadOnlySet<int> ManagementPorts() =>
+        ManagementUrls.Select(u => Uri.TryCreate(u, UriKind.Absolute, out var url) ? url.Port : -1).Where(p => p > 0).ToHashSet();
+
     /// <summary>Largest request body accepted (webhook bodies and workflow definitions); larger ones answer 413.</summary>
     [Range(1024, 64L * 1024 * 1024)]
     public long MaxBodyBytes { get; init; } = 1024 * 1024;
@@ -69,6 +80,17 @@ public sealed record GatewayOptions : IValidatableObject
                 "no API key is configured: set MeshHook:Gateway:ApiKeys (MeshHook__Gateway__ApiKeys__0=<key>), or " +
                 "MeshHook:Gateway:AllowAnonymousApi=true to serve the API to anyone who can reach it",
                 [nameof(ApiKeys)]);
+        }
+
+        for (var i = 0; i < ManagementUrls.Length; i++)
+        {
+            if (!Uri.TryCreate(ManagementUrls[i], UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https")
+                || url.IsDefaultPort || url.Port == 0 || !ManagementUrls[i].Contains($":{url.Port}", StringComparison.Ordinal))
+            {
+                yield return new ValidationResult(
+                    $"MeshHook:Gateway:ManagementUrls:{i} ('{ManagementUrls[i]}') must be an http or https URL with its own port, such as http://0.0.0.0:9090",
+                    [nameof(ManagementUrls)]);
+            }
         }
 
         for (var i = 0; i < ApiKeys.Length; i++)

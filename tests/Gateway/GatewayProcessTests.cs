@@ -44,6 +44,21 @@ public sealed class GatewayProcessTests
         }
     }
 
+    [Fact]
+    public async Task Start_WithAManagementUrlWithoutItsOwnPort_ExitsWithCode2AndOneLine()
+    {
+        var environment = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings__MeshHook"] = "Host=127.0.0.1;Port=1;Username=nobody",
+            ["MeshHook__Gateway__ApiKeys__0"] = "process-tests-key-0123456789",
+            ["MeshHook__Gateway__ManagementUrls__0"] = "http://0.0.0.0",
+        };
+
+        var lines = await RunToExitAsync(environment);
+
+        lines.Should().ContainSingle().Which.Should().Contain("MeshHook:Gateway:ManagementUrls:0 ('http://0.0.0.0') must be an http or https URL with its own port");
+    }
+
     /// <summary>Runs the gateway program with <paramref name="environment"/> (null removes a variable) until it exits 2; returns its stderr lines.</summary>
     private static async Task<string[]> RunToExitAsync(IReadOnlyDictionary<string, string?> environment)
     {
