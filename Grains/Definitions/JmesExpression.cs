@@ -20,6 +20,15 @@ public sealed class JmesExpression
     /// <summary>The expression as written in the definition.</summary>
     public string Text { get; }
 
+    /// <summary>The longest expression accepted, in characters.</summary>
+    public const int MaxLength = 2000;
+
+    /// <summary>
+    /// The deepest nesting of brackets, braces and parentheses accepted. Each level of a multi-select such as
+    /// <c>{a: @, b: @}</c> can double the data an evaluation builds, so depth is what bounds its growth.
+    /// </summary>
+    public const int MaxDepth = 10;
+
     /// <summary>Compiles <paramref name="text"/>; on failure <paramref name="error"/> says why.</summary>
     public static bool TryCompile(string text, out JmesExpression? expression, out string? error)
     {
@@ -27,6 +36,20 @@ public sealed class JmesExpression
         {
             expression = null;
             error = "expression is empty";
+            return false;
+        }
+
+        if (text.Length > MaxLength)
+        {
+            expression = null;
+            error = $"expression is {text.Length} characters long, over the limit of {MaxLength}";
+            return false;
+        }
+
+        if (Depth(text) > MaxDepth)
+        {
+            expression = null;
+            error = $"expression nests brackets, braces or parentheses {Depth(text)} deep, over the limit of {MaxDepth}";
             return false;
         }
 
@@ -42,6 +65,42 @@ public sealed class JmesExpression
             error = e.Message;
             return false;
         }
+    }
+
+    /// <summary>The deepest nesting of ( [ { outside string literals ('raw', "quoted", `json`).</summary>
+    private static int Depth(string text)
+    {
+        int depth = 0, deepest = 0;
+        char? quote = null;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (quote is { } open)
+            {
+                if (c == '\\')
+                {
+                    i++;
+                }
+                else if (c == open)
+                {
+                    quote = null;
+                }
+            }
+            else if (c is '\'' or '"' or '`')
+            {
+                quote = c;
+            }
+            else if (c is '(' or '[' or '{')
+            {
+                deepest = Math.Max(deepest, ++depth);
+            }
+            else if (c is ')' or ']' or '}')
+            {
+                depth--;
+            }
+        }
+
+        return deepest;
     }
 
     /// <summary>Compiles an expression known to be valid (validation has already run).</summary>

@@ -1,3 +1,4 @@
+using System.Text;
 using MeshHook.Grains.Definitions;
 using MeshHook.Grains.Steps;
 using Newtonsoft.Json;
@@ -37,10 +38,14 @@ public sealed class RunProgress
     // What callers see of the run: only what is checkpointed, so a view never runs ahead of Postgres.
     private (RunStatus Status, string? OutputJson, string? Error) _saved;
 
+    private readonly RunOptions _limits;
+    private long _outputBytes;
+
     /// <summary>Takes a run as read or migrated: adds the steps it has not reached and derives the skipped ones.</summary>
-    public RunProgress(RunState state, Workflow workflow, RunRecord record, TimeProvider time)
+    public RunProgress(RunState state, Workflow workflow, RunRecord record, TimeProvider time, RunOptions? limits = null)
     {
         State = state;
+        _limits = limits ?? new RunOptions();
         _workflow = workflow;
         _time = time;
         _record = record;
@@ -56,6 +61,7 @@ public sealed class RunProgress
         {
             if (step.Status == StepStatus.Succeeded && step.OutputJson is not null)
             {
+                _outputBytes += Encoding.UTF8.GetByteCount(step.OutputJson);
                 _steps[nodeId] = JToken.Parse(step.OutputJson);
             }
         }
@@ -134,7 +140,13 @@ public sealed class RunProgress
                 return StepEnd.Interrupted;
 
             case StepOutcome.Succeeded succeeded:
-                Succeed(node, step, succeeded.Output, succeeded.BranchLabel);
+                var json = succeeded.Output.ToString(Formatting.None);
+                if (OverLimit(Encoding.UTF8.GetByteCount(json)) is { } tooLarge)
+                {
+                    return Apply(node, result with { Outcome = new StepOutcome.Failed(tooLarge), Attempts = [] }, silo);
+                }
+
+                Succeed(node, step, succeeded.Output, succeeded.BranchLabel, json);
                 return StepEnd.Continue;
 
             case StepOutcome.Terminated terminated:
@@ -211,10 +223,19 @@ public sealed class RunProgress
         return new RunView(record.RunId, record.Slug, record.Version, visible.Status, steps, visible.OutputJson, visible.Error);
     }
 
-    private void Succeed(WorkflowNode node, StepState step, JToken output, string? branchLabel)
+    /// <summary>Why an output of <paramref name="bytes"/> may not be kept, or null when it may.</summary>
+    private string? OverLimit(long bytes) =>
+        bytes > _limits.MaxStepOutputBytes
+            ? $"the step's output is {bytes} bytes, over the limit of {_limits.MaxStepOutputBytes} bytes per step (MeshHook:Runs:MaxStepOutputBytes)"
+            : _outputBytes + bytes > _limits.MaxRunOutputBytes
+                ? $"the step's output ({bytes} bytes) would take the run's outputs to {_outputBytes + bytes} bytes, over the limit of {_limits.MaxRunOutputBytes} bytes per run (MeshHook:Runs:MaxRunOutputBytes)"
+                : null;
+
+    private void Succeed(WorkflowNode node, StepState step, JToken output, string? branchLabel, string? json = null)
     {
         step.Status = StepStatus.Succeeded;
-        step.OutputJson = output.ToString(Formatting.None);
+        step.OutputJson = json ?? output.ToString(Formatting.None);
+        _outputBytes += Encoding.UTF8.GetByteCount(step.OutputJson);
         step.BranchLabel = branchLabel;
         State.LastSucceededNodeId = node.Id;
         _steps[node.Id] = output;

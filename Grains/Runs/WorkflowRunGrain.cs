@@ -1,5 +1,6 @@
 using MeshHook.Grains.Draining;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Storage;
 
 namespace MeshHook.Grains.Runs;
@@ -26,6 +27,7 @@ public sealed class WorkflowRunGrain(
     SiloDrain drain,
     IClusterMembershipService membership,
     ILocalSiloDetails silo,
+    IOptions<RunOptions> options,
     TimeProvider time,
     ILogger<WorkflowRunGrain> logger) : Grain, IWorkflowRunGrain, IRemindable
 {
@@ -54,7 +56,7 @@ public sealed class WorkflowRunGrain(
         // record there is nothing to run, and callers get RunNotFoundException (see Existing).
         if (Run.Record is { } record)
         {
-            _progress = new RunProgress(Run, workflows.Get(record), record, time);
+            _progress = new RunProgress(Run, workflows.Get(record), record, time, options.Value);
             _steps = new RunSteps(RunId, _progress, runner, drain, silo.Name, () => CheckpointAsync(), _userCancel.Token, logger);
             if (Run.Initialized && !Run.Status.IsFinished())
             {

@@ -136,6 +136,54 @@ public sealed class RunProgressTests
             .Should().Equal(StepStatus.Succeeded, StepStatus.Succeeded, StepStatus.Succeeded, StepStatus.Skipped, StepStatus.Succeeded);
     }
 
+    [Fact]
+    public void Output_OverTheStepLimit_FailsTheStepAndTheRun_SayingWhy_AndKeepsNothingOfIt()
+    {
+        var progress = new RunProgress(_state, Flow, Record, _time, new RunOptions { MaxStepOutputBytes = 1024 });
+        progress.Begin();
+        var hook = progress.NextStep()!;
+        progress.StartStep(hook);
+
+        progress.Apply(hook, Succeeded(new JValue(new string('x', 2000))), "silo-a").Should().Be(StepEnd.Finished);
+
+        _state.Steps["hook"].Status.Should().Be(StepStatus.Failed);
+        _state.Steps["hook"].OutputJson.Should().BeNull("nothing is truncated or kept");
+        _state.Status.Should().Be(RunStatus.Failed);
+        _state.Error.Should().Contain("2002 bytes, over the limit of 1024 bytes per step (MeshHook:Runs:MaxStepOutputBytes)");
+        Types.Should().Equal("step_started", "step_failed", "run_completed");
+        progress.Context["steps"]!["hook"].Should().BeNull();
+    }
+
+    [Fact]
+    public void Outputs_OverTheRunLimitTogether_FailTheStepThatWouldCrossIt()
+    {
+        var progress = new RunProgress(_state, Flow, Record, _time, new RunOptions { MaxStepOutputBytes = 1024, MaxRunOutputBytes = 1500 });
+        progress.Begin();
+        var hook = progress.NextStep()!;
+        progress.StartStep(hook);
+        progress.Apply(hook, Succeeded(new JValue(new string('x', 1000))), "silo-a").Should().Be(StepEnd.Continue);
+        var wait = progress.NextStep()!;
+        progress.StartStep(wait);
+
+        progress.Apply(wait, Succeeded(new JValue(new string('y', 1000))), "silo-a").Should().Be(StepEnd.Finished);
+
+        _state.Steps["wait"].Status.Should().Be(StepStatus.Failed);
+        _state.Error.Should().Contain("would take the run's outputs to 2004 bytes, over the limit of 1500 bytes per run (MeshHook:Runs:MaxRunOutputBytes)");
+    }
+
+    [Fact]
+    public void Outputs_ReadBack_CountTowardsTheRunLimit()
+    {
+        _state.Initialized = true;
+        _state.Status = RunStatus.Running;
+        _state.Steps["hook"] = new StepState { Status = StepStatus.Succeeded, OutputJson = $"\"{new string('x', 1000)}\"" };
+        var progress = new RunProgress(_state, Flow, Record, _time, new RunOptions { MaxRunOutputBytes = 1500 });
+        var wait = progress.NextStep()!;
+        progress.StartStep(wait);
+
+        progress.Apply(wait, Succeeded(new JValue(new string('y', 1000))), "silo-b").Should().Be(StepEnd.Finished, "a resumed run counts what it read back");
+    }
+
     private static StepResult Succeeded(JToken output, string? label = null) => new(new StepOutcome.Succeeded(output, label), []);
 
     private void RunThrough(params string[] nodeIds)
