@@ -3,14 +3,17 @@ using System.Text.Json.Serialization;
 
 namespace MeshHook.Gateway.Api;
 
-/// <summary>Body of <c>PUT /api/workflows/{slug}</c>.</summary>
-public sealed record PublishWorkflowRequest(string Name, JsonElement Definition, string? Secret);
+/// <summary>
+/// Body of <c>PUT /api/workflows/{slug}</c>. <paramref name="TimestampedSignature"/> (needs a secret): webhooks must carry
+/// <c>X-Signature-Timestamp</c> and sign <c>"&lt;timestamp&gt;.&lt;body&gt;"</c>; a timestamp over 5 minutes off is refused.
+/// </summary>
+public sealed record PublishWorkflowRequest(string Name, JsonElement Definition, string? Secret, bool? TimestampedSignature);
 
 /// <summary>Answer of a publish: the new version.</summary>
 public sealed record WorkflowPublished(string Slug, int Version);
 
-/// <summary>The latest version of a workflow (never its secret).</summary>
-public sealed record WorkflowResponse(string Slug, int Version, string Name, JsonElement Definition);
+/// <summary>The latest version of a workflow (never its secret); whether its webhooks must carry a timestamped signature.</summary>
+public sealed record WorkflowResponse(string Slug, int Version, string Name, JsonElement Definition, bool TimestampedSignature);
 
 /// <summary>Answer of webhook intake: the stored run.</summary>
 public sealed record RunAccepted(Guid RunId);

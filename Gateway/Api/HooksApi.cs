@@ -8,6 +8,7 @@ using MeshHook.Grains;
 using MeshHook.Grains.Runs;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Microsoft.AspNetCore.Mvc;
 
 namespace MeshHook.Gateway.Api;
 
@@ -47,6 +48,7 @@ public static class HooksApi
         IOptions<GatewayOptions> options,
         GatewayMetrics metrics,
         ILoggerFactory loggers,
+        [FromServices] TimeProvider time,
         CancellationToken cancellationToken)
     {
         var logger = loggers.CreateLogger(typeof(HooksApi).FullName!);
@@ -100,7 +102,15 @@ public static class HooksApi
             return ApiProblems.NotFound($"no published workflow '{slug}'");
         }
 
-        if (workflow.Secret is not null && !SignatureChecker.IsValid(workflow.Secret, body!, request.Headers))
+        if (workflow is { Secret: { } key, SignatureMaxAge: { } maxAge }
+            && !SignatureChecker.IsValidTimestamped(key, body!, request.Headers, maxAge, time.GetUtcNow(), out var timestampProblem))
+        {
+            GatewayLog.SignatureRejected(logger, slug);
+            metrics.Intake("unauthorized");
+            return ApiProblems.Unauthorized(timestampProblem!);
+        }
+
+        if (workflow is { Secret: { } secret, SignatureMaxAge: null } && !SignatureChecker.IsValid(secret, body!, request.Headers))
         {
             GatewayLog.SignatureRejected(logger, slug);
             metrics.Intake("unauthorized");

@@ -15,6 +15,9 @@ public static class WorkflowsApi
     /// <summary>Longest workflow name.</summary>
     public const int MaxNameLength = 200;
 
+    /// <summary>How old the timestamp of a timestamped signature may be, either way (<c>timestampedSignature</c>).</summary>
+    public static readonly TimeSpan SignatureMaxAge = TimeSpan.FromMinutes(5);
+
     /// <summary>Longest webhook secret.</summary>
     public const int MaxSecretLength = 1024;
 
@@ -103,6 +106,18 @@ public static class WorkflowsApi
         var errors = new List<ApiError>();
         var name = ReadString(root, "name", required: true, MaxNameLength, errors);
         var secret = ReadString(root, "secret", required: false, MaxSecretLength, errors);
+        var timestamped = false;
+        if (root.TryGetProperty("timestampedSignature", out var flag) && flag.ValueKind != JsonValueKind.Null)
+        {
+            if (flag.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                errors.Add(new ApiError(null, "timestampedSignature must be true or false"));
+            }
+            else if ((timestamped = flag.GetBoolean()) && secret is null)
+            {
+                errors.Add(new ApiError(null, "timestampedSignature needs a secret: the timestamp is part of what the secret signs"));
+            }
+        }
         var hasDefinition = root.TryGetProperty("definition", out var definition) && definition.ValueKind != JsonValueKind.Null;
         if (!hasDefinition)
         {
@@ -128,7 +143,8 @@ public static class WorkflowsApi
         int version;
         try
         {
-            version = await store.PublishAsync(slug, name!.Trim(), definition.GetRawText(), secret, cancellationToken);
+            version = await store.PublishAsync(
+                slug, name!.Trim(), definition.GetRawText(), secret, timestamped ? SignatureMaxAge : null, cancellationToken);
         }
         catch (InvalidDefinitionException e)
         {
@@ -176,7 +192,8 @@ public static class WorkflowsApi
         }
 
         using var definition = JsonDocument.Parse(workflow.DefinitionJson);
-        return TypedResults.Ok(new WorkflowResponse(workflow.Slug, workflow.Version, workflow.Name, definition.RootElement.Clone()));
+        return TypedResults.Ok(new WorkflowResponse(
+            workflow.Slug, workflow.Version, workflow.Name, definition.RootElement.Clone(), workflow.SignatureMaxAge is not null));
     }
 
     /// <summary>Reads an optional or required string property that must not be blank.</summary>

@@ -8,6 +8,7 @@ using MeshHook.Ops;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using OpenTelemetry.Metrics;
@@ -52,6 +53,7 @@ public static class GatewayHostingExtensions
 
         AddOrleansClient(builder, connectionString);
 
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ApiKeys>();
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);

@@ -18,11 +18,54 @@ public static class SignatureChecker
     private const string Prefix = "sha256=";
     private const int HashBytes = 32;
 
+    /// <summary>The Unix time (seconds) a timestamped signature covers (<see cref="IsValidTimestamped"/>).</summary>
+    public const string TimestampHeader = "X-Signature-Timestamp";
+
     /// <summary>True when the request carries a valid signature of <paramref name="body"/>.</summary>
-    public static bool IsValid(string secret, ReadOnlySpan<byte> body, IHeaderDictionary headers)
+    public static bool IsValid(string secret, ReadOnlySpan<byte> body, IHeaderDictionary headers) =>
+        IsValid(secret, [], body, headers);
+
+    /// <summary>
+    /// For a workflow with replay protection: the request carries <see cref="TimestampHeader"/> (Unix seconds) within
+    /// <paramref name="maxAge"/> of <paramref name="now"/>, either way, and a valid signature of
+    /// <c>"&lt;timestamp&gt;." + body</c> (Stripe's scheme). On failure <paramref name="problem"/> says which part failed.
+    /// </summary>
+    public static bool IsValidTimestamped(
+        string secret, ReadOnlySpan<byte> body, IHeaderDictionary headers, TimeSpan maxAge, DateTimeOffset now, out string? problem)
+    {
+        if (headers[TimestampHeader] is not [{ } text] || !long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds))
+        {
+            problem = $"missing or invalid {TimestampHeader}: send the Unix time in seconds, and sign \"<timestamp>.<body>\"";
+            return false;
+        }
+
+        var signedAt = seconds <= 253402300799 ? DateTimeOffset.FromUnixTimeSeconds(seconds) : DateTimeOffset.MaxValue;
+        if ((now - signedAt).Duration() > maxAge)
+        {
+            problem = $"the signature's timestamp is more than {maxAge.TotalSeconds:0} s away from the gateway's clock (a replay, or a sender's clock off)";
+            return false;
+        }
+
+        if (!IsValid(secret, Encoding.ASCII.GetBytes(text + "."), body, headers))
+        {
+            problem = $"missing or invalid signature: send {HubSignatureHeader} or {SignatureHeader}: sha256=<hex HMAC-SHA256 of \"<timestamp>.<body>\">";
+            return false;
+        }
+
+        problem = null;
+        return true;
+    }
+
+    private static bool IsValid(string secret, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> body, IHeaderDictionary headers)
     {
         Span<byte> expected = stackalloc byte[HashBytes];
-        HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), body, expected);
+        using (var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, Encoding.UTF8.GetBytes(secret)))
+        {
+            hmac.AppendData(prefix);
+            hmac.AppendData(body);
+            hmac.GetHashAndReset(expected);
+        }
+
         var seen = false;
         var valid = true;
         foreach (var (name, bareHexAllowed) in new[] { (HubSignatureHeader, false), (SignatureHeader, true) })

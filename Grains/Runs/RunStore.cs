@@ -155,7 +155,14 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
     /// Validates and publishes a new immutable version of a workflow (see sql/0101); returns its version number.
     /// An invalid definition throws <see cref="InvalidDefinitionException"/> with every problem, and nothing is written.
     /// </summary>
-    public async Task<int> PublishAsync(string slug, string name, string definitionJson, string? secret, CancellationToken cancellationToken)
+    public Task<int> PublishAsync(string slug, string name, string definitionJson, string? secret, CancellationToken cancellationToken) =>
+        PublishAsync(slug, name, definitionJson, secret, signatureMaxAge: null, cancellationToken);
+
+    /// <summary>
+    /// As above; with <paramref name="signatureMaxAge"/> the workflow's webhooks must be signed with a timestamp no
+    /// older than that (sql/0106).
+    /// </summary>
+    public async Task<int> PublishAsync(string slug, string name, string definitionJson, string? secret, TimeSpan? signatureMaxAge, CancellationToken cancellationToken)
     {
         var validation = Definitions.DefinitionValidator.Validate(definitionJson);
         if (!validation.IsValid)
@@ -163,11 +170,12 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
             throw new InvalidDefinitionException(validation.Problems);
         }
 
-        await using var command = dataSource.CreateCommand("SELECT meshhook_publish_workflow(@slug, @name, @definition::jsonb, @secret)");
+        await using var command = dataSource.CreateCommand("SELECT meshhook_publish_workflow(@slug, @name, @definition::jsonb, @secret, @maxAge)");
         command.Parameters.AddWithValue("slug", slug);
         command.Parameters.AddWithValue("name", name);
         command.Parameters.AddWithValue("definition", definitionJson);
         command.Parameters.Add(new NpgsqlParameter("secret", NpgsqlDbType.Text) { Value = (object?)secret ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("maxAge", NpgsqlDbType.Integer) { Value = signatureMaxAge is { } age ? (int)age.TotalSeconds : DBNull.Value });
         return (int)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
@@ -193,7 +201,7 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
     public async Task<PublishedWorkflow?> FindLatestWorkflowAsync(string slug, CancellationToken cancellationToken)
     {
         const string sql = """
-            SELECT version, name, definition::text, secret FROM workflow_definitions
+            SELECT version, name, definition::text, secret, signature_max_age_seconds FROM workflow_definitions
             WHERE slug = @slug AND status = 'published'
             ORDER BY version DESC
             LIMIT 1
@@ -206,7 +214,13 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
             return null;
         }
 
-        return new PublishedWorkflow(slug, reader.GetInt32(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3));
+        return new PublishedWorkflow(
+            slug,
+            reader.GetInt32(0),
+            reader.GetString(1),
+            reader.GetString(2),
+            reader.IsDBNull(3) ? null : reader.GetString(3),
+            reader.IsDBNull(4) ? null : TimeSpan.FromSeconds(reader.GetInt32(4)));
     }
 
     private static bool IsJson(string text)
