@@ -3,6 +3,7 @@ using MeshHook.Gateway.Cluster;
 using MeshHook.Gateway.Ops;
 using MeshHook.Gateway.Security;
 using MeshHook.Grains.Runs;
+using MeshHook.Grains.Security;
 using MeshHook.Grains.Steps.Egress;
 using MeshHook.Ops;
 using Microsoft.AspNetCore.Authentication;
@@ -117,6 +118,12 @@ public static class GatewayHostingExtensions
                 o.Invariant = Invariant;
                 o.ConnectionString = connectionString;
             });
+            if (OrleansTls.From(builder.Configuration) is { } tls)
+            {
+                var certificate = tls.LoadCertificate();
+                client.UseTls(certificate, options => tls.Apply(options, certificate));
+            }
+
             // A run that cannot reach Postgres answers with the Npgsql exception: decoded, it maps to 503 (GrainCalls).
             client.Services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(MeshHook.Grains.ClusterErrors.AllowStoreExceptions);
             client.Services.AddOptions<Orleans.Configuration.GatewayOptions>().Configure<IOptions<GatewayOptions>>((orleans, gateway) =>

@@ -1,5 +1,6 @@
 using MeshHook.Grains.Draining;
 using MeshHook.Grains.Runs;
+using MeshHook.Grains.Security;
 using MeshHook.Grains.Steps;
 using MeshHook.Grains.Steps.Egress;
 using MeshHook.Silo.Ops;
@@ -90,6 +91,12 @@ public static class MeshHookSiloBuilderExtensions
         services.AddSingleton<RunCheckpointer>();
         services.AddSingleton<RunWakeUps>();
         services.AddSingleton<SiloDrain>();
+        if (OrleansTls.From(configuration) is { } tls)
+        {
+            var certificate = tls.LoadCertificate();
+            silo.UseTls(certificate, options => tls.Apply(options, certificate));
+        }
+
         services.AddMeshHookSteps();
         services.AddOptions<EgressOptions>().Bind(configuration.GetSection(EgressOptions.Section))
             .Validate(
