@@ -56,7 +56,9 @@ public static class GatewayHostingExtensions
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ApiKeys>();
-        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+        // No default scheme: only the routes whose policy names it authenticate, so a webhook that carries its own
+        // Authorization header is not judged (or logged) as a failed API key.
+        services.AddAuthentication()
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorizationBuilder().AddPolicy(ApiKeyAuthenticationHandler.Policy, policy => policy
             .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName)
