@@ -61,6 +61,14 @@ if [ -z "${ConnectionStrings__MeshHook:-}" ]; then
   export ConnectionStrings__MeshHook
 fi
 
+# Secrets at rest are encrypted with this key (silos and the gateway share it). It is kept in .run/ beside the
+# database whose secrets it encrypts, unless MeshHook__Secrets__Key is set already.
+if [ -z "${MeshHook__Secrets__Key:-}" ]; then
+  [ -s .run/secrets.key ] || (umask 077 && head -c 32 /dev/urandom | base64 >.run/secrets.key)
+  MeshHook__Secrets__Key=$(cat .run/secrets.key)
+  export MeshHook__Secrets__Key
+fi
+
 echo "== applying the schema"
 dotnet "$silo_dll" --migrate
 

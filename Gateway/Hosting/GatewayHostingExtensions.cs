@@ -42,6 +42,9 @@ public static class GatewayHostingExtensions
             host.ShutdownTimeout = gateway.Value.ShutdownTimeout);
 
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString) { Name = "meshhook-gateway" }.Build());
+        services.AddOptions<SecretOptions>().BindConfiguration(SecretOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<SecretOptions>, SecretOptionsValidator>();
+        services.AddSingleton<SecretBox>();
         services.AddSingleton<RunStore>();
         // Publishing refuses http_call URLs that are literal addresses no run could reach: same setting as the silos'.
         services.AddOptions<EgressOptions>().BindConfiguration(EgressOptions.Section)

@@ -1,10 +1,14 @@
+using MeshHook.Grains.Security;
 using Npgsql;
 using NpgsqlTypes;
 
 namespace MeshHook.Grains.Runs;
 
-/// <summary>Reads and writes MeshHook's run tables (workflow_runs, workflow_events) for the run grains and the silo.</summary>
-public sealed class RunStore(NpgsqlDataSource dataSource)
+/// <summary>
+/// Reads and writes MeshHook's run tables (workflow_runs, workflow_events) for the run grains and the silo. With
+/// <paramref name="secrets"/>, webhook secrets are stored encrypted (<see cref="SecretBox"/>); without, as they are.
+/// </summary>
+public sealed class RunStore(NpgsqlDataSource dataSource, SecretBox? secrets = null)
 {
     /// <summary>
     /// Loads a run with its definition, its row's output and error, and its whole history, in one round trip;
@@ -174,7 +178,8 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("slug", slug);
         command.Parameters.AddWithValue("name", name);
         command.Parameters.AddWithValue("definition", definitionJson);
-        command.Parameters.Add(new NpgsqlParameter("secret", NpgsqlDbType.Text) { Value = (object?)secret ?? DBNull.Value });
+        var stored = secret is null ? null : secrets?.Protect(secret, SecretPurpose(slug)) ?? secret;
+        command.Parameters.Add(new NpgsqlParameter("secret", NpgsqlDbType.Text) { Value = (object?)stored ?? DBNull.Value });
         command.Parameters.Add(new NpgsqlParameter("maxAge", NpgsqlDbType.Integer) { Value = signatureMaxAge is { } age ? (int)age.TotalSeconds : DBNull.Value });
         return (int)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
@@ -219,9 +224,12 @@ public sealed class RunStore(NpgsqlDataSource dataSource)
             reader.GetInt32(0),
             reader.GetString(1),
             reader.GetString(2),
-            reader.IsDBNull(3) ? null : reader.GetString(3),
+            reader.IsDBNull(3) ? null : secrets?.Unprotect(reader.GetString(3), SecretPurpose(slug)) ?? reader.GetString(3),
             reader.IsDBNull(4) ? null : TimeSpan.FromSeconds(reader.GetInt32(4)));
     }
+
+    /// <summary>A webhook secret is bound to its workflow: copied to another row, it does not decrypt.</summary>
+    private static string SecretPurpose(string slug) => $"meshhook.webhook-secret:{slug}";
 
     private static bool IsJson(string text)
     {

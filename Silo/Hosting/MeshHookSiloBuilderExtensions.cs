@@ -84,6 +84,9 @@ public static class MeshHookSiloBuilderExtensions
         services.AddReminderService(configuration);
 
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString) { Name = "meshhook" }.Build());
+        services.AddOptions<SecretOptions>().Bind(configuration.GetSection(SecretOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<SecretOptions>, SecretOptionsValidator>();
+        services.AddSingleton<SecretBox>();
         services.AddSingleton<RunStore>();
         services.AddSingleton<WorkflowCache>();
         services.AddSingleton<RunMetrics>();

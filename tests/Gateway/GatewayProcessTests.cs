@@ -13,7 +13,7 @@ public sealed class GatewayProcessTests
     [InlineData("Nonsense=1;;=", "not a valid Npgsql connection string")]
     public async Task Start_WithoutUsableConnectionString_ExitsWithCode2AndOneLine(string? connectionString, string message)
     {
-        var environment = new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = connectionString, ["MeshHook__Gateway__ApiKeys__0"] = "process-tests-key-0123456789" };
+        var environment = new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = connectionString, ["MeshHook__Gateway__ApiKeys__0"] = "process-tests-key-0123456789", ["MeshHook__Secrets__Key"] = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=" };
 
         var lines = await RunToExitAsync(environment);
 
@@ -33,6 +33,7 @@ public sealed class GatewayProcessTests
             ["ConnectionStrings__MeshHook"] = "Host=127.0.0.1;Port=1;Username=nobody",
             ["MeshHook__Gateway__ApiKeys__0"] = key,
             ["MeshHook__Gateway__AllowAnonymousApi"] = allowAnonymous,
+            ["MeshHook__Secrets__Key"] = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
         };
 
         var lines = await RunToExitAsync(environment);
@@ -45,6 +46,21 @@ public sealed class GatewayProcessTests
     }
 
     [Fact]
+    public async Task Start_WithoutAKeyForSecretsAtRest_ExitsWithCode2AndOneLine()
+    {
+        var environment = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings__MeshHook"] = "Host=127.0.0.1;Port=1;Username=nobody",
+            ["MeshHook__Gateway__ApiKeys__0"] = "process-tests-key-0123456789",
+            ["MeshHook__Secrets__Key"] = null,
+        };
+
+        var lines = await RunToExitAsync(environment);
+
+        lines.Should().ContainSingle().Which.Should().Contain("no MeshHook:Secrets:Key is configured");
+    }
+
+    [Fact]
     public async Task Start_WithAManagementUrlWithoutItsOwnPort_ExitsWithCode2AndOneLine()
     {
         var environment = new Dictionary<string, string?>
@@ -52,6 +68,7 @@ public sealed class GatewayProcessTests
             ["ConnectionStrings__MeshHook"] = "Host=127.0.0.1;Port=1;Username=nobody",
             ["MeshHook__Gateway__ApiKeys__0"] = "process-tests-key-0123456789",
             ["MeshHook__Gateway__ManagementUrls__0"] = "http://0.0.0.0",
+            ["MeshHook__Secrets__Key"] = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
         };
 
         var lines = await RunToExitAsync(environment);

@@ -30,6 +30,7 @@ public sealed class BenchCluster : IAsyncDisposable
         builder.Properties[ConnectionStringKey] = connectionString;
         // The benchmark's sink listens on 127.0.0.1, which http_call may not reach by default.
         builder.Properties["MeshHook:Http:AllowedNetworks:0"] = "127.0.0.0/8";
+        builder.Properties["MeshHook:Secrets:Key"] = MeshHook.Testing.Processes.ProgramProcess.TestSecretsKey;
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
         builder.AddClientBuilderConfigurator<ClientConfigurator>();
         var cluster = builder.Build();

@@ -58,6 +58,8 @@ public sealed class GatewayServer : IAsyncDisposable
             ["MeshHook:Gateway:ApiKeys:0"] = ApiKey,
             // The tests' HTTP peers listen on 127.0.0.1: publishing refuses literal addresses no run could reach.
             ["MeshHook:Http:AllowedNetworks:0"] = "127.0.0.0/8",
+            // A fixed, public test key for secrets at rest.
+            ["MeshHook:Secrets:Key"] = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

@@ -41,6 +41,8 @@ public class MeshHookCluster : IAsyncLifetime
         ["MeshHook:Shutdown:DrainTimeout"] = "00:00:05",
         // The tests' HTTP peers listen on 127.0.0.1, which http_call may not reach by default.
         ["MeshHook:Http:AllowedNetworks:0"] = "127.0.0.0/8",
+        // A fixed, public test key for secrets at rest.
+        ["MeshHook:Secrets:Key"] = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
     };
 
     public async ValueTask InitializeAsync()

@@ -16,6 +16,12 @@ public sealed class ProgramProcess : IAsyncDisposable
     /// <summary>The silo setting that lets http_call reach loopback peers (set for every silo started here unless given).</summary>
     public const string LoopbackPeersKey = "MeshHook__Http__AllowedNetworks__0";
 
+    /// <summary>The setting of the key for secrets at rest (set for every program started here unless given).</summary>
+    public const string SecretsKeyName = "MeshHook__Secrets__Key";
+
+    /// <summary>The tests' and benchmarks' key for secrets at rest: a fixed, public test value, never a production one.</summary>
+    public const string TestSecretsKey = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+
     /// <summary>Output kept in memory; beyond it the older half is dropped (a silo under load for minutes logs a lot).</summary>
     private const int MaxOutputChars = 4_000_000;
 
@@ -145,6 +151,12 @@ public sealed class ProgramProcess : IAsyncDisposable
             {
                 start.Environment[key] = value;
             }
+        }
+
+        if (!program.Environment.ContainsKey(SecretsKeyName))
+        {
+            // Silos and gateways refuse to start without a key for secrets at rest; tests and benchmarks share this one.
+            start.Environment[SecretsKeyName] = TestSecretsKey;
         }
 
         if (program.Ports is ProgramPorts.Silo && !program.Environment.ContainsKey(LoopbackPeersKey))

@@ -146,6 +146,7 @@ public sealed class InProcessSoak(ChaosOptions options, TextWriter output)
         ["MeshHook:Runs:ReminderPeriod"] = "00:00:05",
         // The soak's HTTP peer listens on 127.0.0.1, which http_call may not reach by default.
         ["MeshHook:Http:AllowedNetworks:0"] = "127.0.0.0/8",
+        ["MeshHook:Secrets:Key"] = MeshHook.Testing.Processes.ProgramProcess.TestSecretsKey,
         ["MeshHook:Recovery:SweepInterval"] = "00:00:02",
         ["MeshHook:Recovery:StalledAfter"] = "00:00:03",
         ["MeshHook:Shutdown:DrainTimeout"] = SoakCluster.Setting(ChaosWorkflows.DrainTimeout),
