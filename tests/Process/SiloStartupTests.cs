@@ -162,6 +162,28 @@ public sealed class SiloStartupTests
     /// with the database error code and one line, as when Postgres cannot be reached at all.
     /// </summary>
     [Fact]
+    public async Task Silo_WithoutAKeyForSecretsAtRest_ExitsWithCode2AndOneLineNamingTheSetting()
+    {
+        var connectionString = await PostgresServer.CreateEmptyDatabaseAsync("proc_nokey");
+        await using var silo = ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo)
+        {
+            Ports = ProgramPorts.Silo,
+            Environment = new Dictionary<string, string?>
+            {
+                ["ConnectionStrings__MeshHook"] = connectionString,
+                ["Orleans__ClusterId"] = $"proc-{Guid.NewGuid():N}",
+                [ProgramProcess.SecretsKeyName] = null,
+            },
+        });
+
+        var exitCode = await silo.WaitForExitAsync(ExitTimeout);
+
+        exitCode.Should().Be(2, silo.Output);
+        silo.Output.Should().Contain("MeshHook.Silo: invalid configuration: no MeshHook:Secrets:Key is configured");
+        silo.Output.Should().NotContain("Unhandled exception");
+    }
+
+    [Fact]
     public async Task Silo_PostgresGoesAwayAfterTheSchemaStep_ExitsWithTheDatabaseErrorAndOneLine()
     {
         var connectionString = await PostgresServer.CreateEmptyDatabaseAsync("proc_lostdb");
