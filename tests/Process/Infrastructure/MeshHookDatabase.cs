@@ -14,6 +14,37 @@ public sealed class MeshHookDatabase(string connectionString)
         await command.ExecuteScalarAsync();
     }
 
+    /// <summary>
+    /// Makes the next write that declares a silo dead in the membership table fail once, as a Postgres restart at that
+    /// moment would (a sequence, so the failed transaction's rollback does not undo the "once").
+    /// </summary>
+    public async Task FailNextDeathDeclarationOnceAsync()
+    {
+        await using var connection = await OpenAsync();
+        await using var command = new NpgsqlCommand("""
+            CREATE SEQUENCE IF NOT EXISTS test_death_declarations;
+            CREATE OR REPLACE FUNCTION test_fail_first_death_declaration() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.status = 6 AND OLD.status <> 6 AND nextval('test_death_declarations') = 1 THEN
+                    RAISE EXCEPTION 'injected by the test: the first death declaration fails';
+                END IF;
+                RETURN NEW;
+            END $$;
+            DROP TRIGGER IF EXISTS test_fail_first_death_declaration ON orleans_membership;
+            CREATE TRIGGER test_fail_first_death_declaration BEFORE UPDATE ON orleans_membership
+                FOR EACH ROW EXECUTE FUNCTION test_fail_first_death_declaration();
+            """, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>How many death declarations the trigger of <see cref="FailNextDeathDeclarationOnceAsync"/> has seen.</summary>
+    public async Task<long> DeathDeclarationsSeenAsync()
+    {
+        await using var connection = await OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM test_death_declarations", connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
     /// <summary>Creates <paramref name="count"/> queued runs (the recovery sweep of a silo starts them); returns their ids.</summary>
     public async Task<Guid[]> CreateRunsAsync(string slug, int count)
     {

@@ -69,4 +69,33 @@ public sealed class PeerKilledTests
             }
         }
     }
+
+    /// <summary>
+    /// Soak bug 21: the stopping silo's declaration of the killed peer failed (Postgres restarted at that moment), and
+    /// the stop then waited 26 s on the dead peer's directory range. The declaration is now made again within the
+    /// peer check's limit.
+    /// </summary>
+    [Fact]
+    public async Task Sigterm_AfterAPeerWasKilled_WhenTheFirstDeathDeclarationFails_DeclaresItAgain()
+    {
+        await using var cluster = await ProcessCluster.CreateAsync("proc_peerkill2", new Dictionary<string, string?>
+        {
+            ["MeshHook__Shutdown__DrainTimeout"] = "00:00:05",
+            ["Orleans__Membership__ProbeTimeout"] = "00:00:10",
+        });
+        var silos = await cluster.StartSilosAsync("a", "b", "c");
+        var (victim, killed) = (silos[0], silos[1]);
+        await cluster.Database.FailNextDeathDeclarationOnceAsync();
+
+        killed.Process.KillHard();
+        await killed.WaitForExitAsync(TimeSpan.FromSeconds(10), "the SIGKILLed silo is gone");
+        victim.Process.Terminate();
+        var exitCode = await victim.WaitForExitAsync(TimeSpan.FromSeconds(45), "the SIGTERMed silo exits");
+        var killedStatusAtExit = await cluster.Database.MembershipStatusesAsync(cluster.ClusterId, killed.SiloPort);
+
+        exitCode.Should().Be(0, victim.Process.Output);
+        (await cluster.Database.DeathDeclarationsSeenAsync()).Should().BeGreaterThanOrEqualTo(2, "the first declaration failed and another followed");
+        killedStatusAtExit.Should().Equal([6], "the stopping silo declared the killed peer dead after its first try failed");
+        (await cluster.Database.ShutdownsAsync(victim.AddressPrefix)).Should().ContainSingle().Which.Forced.Should().BeFalse();
+    }
 }
