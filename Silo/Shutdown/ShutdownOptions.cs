@@ -20,11 +20,11 @@ public sealed record ShutdownOptions
     /// connections (killed moments ago), and declaring them dead, so that the hand-off does not wait for failure
     /// detection (<see cref="DeadPeerCheck"/>). It runs while the drain runs, and delays the Orleans silo's own
     /// stop only when a peer refuses connections. Zero turns the check off.
-    /// Three seconds by default: Orleans writes the declaration in the background and, when that write fails (a Postgres
-    /// restart at that moment, soak bug 21), tries again only after at least a second; one second left no room for it.
+    /// Six seconds by default: Orleans writes the declaration in the background and, when that write fails (a Postgres
+    /// restart at that moment, soak bug 21), tries again after a random 1 to 5 s; one second left no room for it.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:00:10")]
-    public TimeSpan PeerCheckTimeout { get; init; } = TimeSpan.FromSeconds(3);
+    public TimeSpan PeerCheckTimeout { get; init; } = TimeSpan.FromSeconds(6);
 
     /// <summary>Time allowed for writing the shutdown report and closing connections.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
