@@ -6,6 +6,12 @@ namespace MeshHook.Grains.Runs;
 internal static partial class RunLog
 {
     /// <summary>
+    /// The event name of the line a run logs right after its final checkpoint. The throughput benchmark listens for it
+    /// to see runs end without polling (bench RunCompletions): keep it.
+    /// </summary>
+    public const string FinishedEventName = "RunFinished";
+
+    /// <summary>
     /// A tick of a finished run: its final checkpoint deleted the reminder row, but Orleans' reminder service keeps what
     /// it read until its next read of the table. A row left behind (the run is gone) must go, or it ticks forever.
     /// </summary>
@@ -31,7 +37,7 @@ internal static partial class RunLog
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} resumed on silo {Silo}")]
     public static partial void Resumed(ILogger logger, Guid runId, string silo);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} finished: {Status}")]
+    [LoggerMessage(EventName = FinishedEventName, Level = LogLevel.Information, Message = "Run {RunId} finished: {Status}")]
     public static partial void Finished(ILogger logger, Guid runId, string status);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: state was written by another activation; this one stops")]

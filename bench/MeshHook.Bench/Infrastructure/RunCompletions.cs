@@ -12,8 +12,8 @@ namespace MeshHook.Bench.Infrastructure;
 /// </summary>
 public sealed class RunCompletions : ILoggerProvider
 {
-    /// <summary>The event name of the grain's source-generated "finished" log method.</summary>
-    public const string FinishedEventName = "LogFinished";
+    /// <summary>The event name of the run's "finished" log line (RunLog.FinishedEventName in the grains).</summary>
+    public const string FinishedEventName = "RunFinished";
 
     /// <summary>The logger category the provider listens to; everything else is filtered out before it gets here.</summary>
     public static readonly string Category = typeof(WorkflowRunGrain).FullName!;
