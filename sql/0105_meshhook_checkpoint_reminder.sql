@@ -10,60 +10,31 @@
 -- grain_hash its uniform hash cast to a signed int4, period in milliseconds, version 0 for a new row (the etag
 -- Orleans needs to remove it itself). An existing row is left as it is: its schedule already runs.
 --
--- The function of 0104 stays for silos of the previous version during a rolling upgrade; it writes no reminder
--- (those silos register it through Orleans).
+-- The function of 0104 does the checkpoint itself, and stays for silos of the previous version during a rolling
+-- upgrade (they register the reminder through Orleans); this one calls it, then keeps the reminder. A retried
+-- checkpoint that had committed keeps it again, which changes nothing.
 CREATE FUNCTION meshhook_checkpoint(
     p_run_id uuid, p_expected_seq int, p_ts timestamptz[], p_types text[], p_payloads text[],
     p_status text, p_output text, p_error text, p_silo text,
     p_reminder_service text, p_reminder_grain text, p_reminder_name text, p_reminder_hash int, p_reminder_period_ms bigint)
 RETURNS int LANGUAGE plpgsql AS $$
 DECLARE
-    v_last  int;
-    v_count int := coalesce(array_length(p_types, 1), 0);
+    v_last int;
 BEGIN
-    SELECT r.last_seq INTO v_last FROM workflow_runs r WHERE r.id = p_run_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no run %', p_run_id USING ERRCODE = 'no_data_found';
+    v_last := meshhook_checkpoint(p_run_id, p_expected_seq, p_ts, p_types, p_payloads, p_status, p_output, p_error, p_silo, false);
+    IF v_last < 0 OR p_reminder_grain IS NULL THEN
+        RETURN v_last;
     END IF;
 
-    IF v_last <> p_expected_seq THEN
-        IF v_count > 0 AND v_last = p_expected_seq + v_count AND EXISTS (
-            SELECT 1 FROM workflow_events e
-            WHERE e.run_id = p_run_id AND e.seq = v_last AND e.ts = p_ts[v_count] AND e.type = p_types[v_count]) THEN
-            RETURN v_last;
-        END IF;
-        RETURN -1;
+    IF p_status IN ('succeeded', 'failed', 'canceled') THEN
+        DELETE FROM orleans_reminders
+        WHERE service_id = p_reminder_service AND grain_id = p_reminder_grain AND reminder_name = p_reminder_name;
+    ELSE
+        INSERT INTO orleans_reminders (service_id, grain_id, reminder_name, start_time, period, grain_hash, version)
+        VALUES (p_reminder_service, p_reminder_grain, p_reminder_name,
+                now() + p_reminder_period_ms * interval '1 millisecond', p_reminder_period_ms, p_reminder_hash, 0)
+        ON CONFLICT (service_id, grain_id, reminder_name) DO NOTHING;
     END IF;
 
-    IF v_count > 0 THEN
-        INSERT INTO workflow_events (run_id, seq, ts, type, payload)
-        SELECT p_run_id, p_expected_seq + e.n::int, e.ts, e.type, e.payload::jsonb
-        FROM unnest(p_ts, p_types, p_payloads) WITH ORDINALITY AS e(ts, type, payload, n);
-    END IF;
-
-    UPDATE workflow_runs SET
-        last_seq = p_expected_seq + v_count,
-        status = p_status,
-        output = p_output::jsonb,
-        error = p_error,
-        silo = p_silo,
-        reminder_missing = false,
-        started_at = CASE WHEN p_status <> 'queued' THEN coalesce(started_at, now()) ELSE started_at END,
-        finished_at = CASE WHEN p_status IN ('succeeded', 'failed', 'canceled') THEN coalesce(finished_at, now()) ELSE NULL END,
-        updated_at = now()
-    WHERE id = p_run_id;
-
-    IF p_reminder_grain IS NOT NULL THEN
-        IF p_status IN ('succeeded', 'failed', 'canceled') THEN
-            DELETE FROM orleans_reminders
-            WHERE service_id = p_reminder_service AND grain_id = p_reminder_grain AND reminder_name = p_reminder_name;
-        ELSE
-            INSERT INTO orleans_reminders (service_id, grain_id, reminder_name, start_time, period, grain_hash, version)
-            VALUES (p_reminder_service, p_reminder_grain, p_reminder_name,
-                    now() + p_reminder_period_ms * interval '1 millisecond', p_reminder_period_ms, p_reminder_hash, 0)
-            ON CONFLICT (service_id, grain_id, reminder_name) DO NOTHING;
-        END IF;
-    END IF;
-
-    RETURN p_expected_seq + v_count;
+    RETURN v_last;
 END $$;
