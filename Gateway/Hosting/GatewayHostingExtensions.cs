@@ -42,17 +42,10 @@ public static class GatewayHostingExtensions
             host.ShutdownTimeout = gateway.Value.ShutdownTimeout);
 
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString) { Name = "meshhook-gateway" }.Build());
-        services.AddOptions<SecretOptions>().BindConfiguration(SecretOptions.Section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<SecretOptions>, SecretOptionsValidator>();
-        services.AddSingleton<SecretBox>();
+        services.AddSecretBox(configuration);
         services.AddSingleton<RunStore>();
         // Publishing refuses http_call URLs that are literal addresses no run could reach: same setting as the silos'.
-        services.AddOptions<EgressOptions>().BindConfiguration(EgressOptions.Section)
-            .Validate(
-                o => o.AllowedNetworks.All(cidr => System.Net.IPNetwork.TryParse(cidr.Trim(), out _)),
-                "MeshHook:Http:AllowedNetworks must list networks in CIDR form, such as 127.0.0.0/8 or fd00::/8")
-            .ValidateOnStart();
-        services.AddSingleton<EgressPolicy>();
+        services.AddEgressPolicy(configuration);
         services.AddHostedService<GatewayStopDelay>();
 
         AddOrleansClient(builder, connectionString);

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace MeshHook.Grains.Security;
@@ -144,4 +145,17 @@ public sealed class SecretOptionsValidator : IValidateOptions<SecretOptions>
 {
     public ValidateOptionsResult Validate(string? name, SecretOptions options) =>
         options.Problems().ToList() is { Count: > 0 } problems ? ValidateOptionsResult.Fail(problems) : ValidateOptionsResult.Success;
+}
+
+/// <summary>Secrets at rest, bound and checked the same way on silos and gateways.</summary>
+public static class SecretBoxServiceCollectionExtensions
+{
+    /// <summary>Binds <see cref="SecretOptions"/> from <c>MeshHook:Secrets</c>, refuses bad settings at start, and adds <see cref="SecretBox"/>.</summary>
+    public static IServiceCollection AddSecretBox(this IServiceCollection services, Microsoft.Extensions.Configuration.IConfiguration configuration)
+    {
+        services.AddOptions<SecretOptions>().Bind(configuration.GetSection(SecretOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<SecretOptions>, SecretOptionsValidator>();
+        services.AddSingleton<SecretBox>();
+        return services;
+    }
 }

@@ -84,9 +84,7 @@ public static class MeshHookSiloBuilderExtensions
         services.AddReminderService(configuration);
 
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString) { Name = "meshhook" }.Build());
-        services.AddOptions<SecretOptions>().Bind(configuration.GetSection(SecretOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<SecretOptions>, SecretOptionsValidator>();
-        services.AddSingleton<SecretBox>();
+        services.AddSecretBox(configuration);
         services.AddSingleton<RunStore>();
         services.AddSingleton<WorkflowCache>();
         services.AddSingleton<RunMetrics>();
@@ -101,11 +99,7 @@ public static class MeshHookSiloBuilderExtensions
         }
 
         services.AddMeshHookSteps();
-        services.AddOptions<EgressOptions>().Bind(configuration.GetSection(EgressOptions.Section))
-            .Validate(
-                o => o.AllowedNetworks.All(cidr => System.Net.IPNetwork.TryParse(cidr.Trim(), out _)),
-                "MeshHook:Http:AllowedNetworks must list networks in CIDR form, such as 127.0.0.0/8 or fd00::/8")
-            .ValidateOnStart();
+        services.AddEgressPolicy(configuration);
         services.AddHostedService<EgressExemptionsLog>();
         services.AddSingleton<SiloActivity>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloActivity>());
