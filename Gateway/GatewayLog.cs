@@ -18,6 +18,12 @@ internal static partial class GatewayLog
     [LoggerMessage(Level = LogLevel.Warning, Message = "The cluster is unavailable during {Operation} ({Reason})")]
     public static partial void ClusterUnavailable(ILogger logger, string operation, string reason);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Secret '{Name}' stored (new: {Created})")]
+    public static partial void SecretStored(ILogger logger, string name, bool created);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Secret '{Name}' deleted")]
+    public static partial void SecretDeleted(ILogger logger, string name);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Workflow '{Slug}' version {Version} published")]
     public static partial void WorkflowPublished(ILogger logger, string slug, int version);
 }

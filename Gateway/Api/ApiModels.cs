@@ -9,6 +9,9 @@ namespace MeshHook.Gateway.Api;
 /// </summary>
 public sealed record PublishWorkflowRequest(string Name, JsonElement Definition, string? Secret, bool? TimestampedSignature);
 
+/// <summary>Body of <c>PUT /api/secrets/{name}</c>: the secret, 1 to 8192 printable ASCII characters.</summary>
+public sealed record PutSecretRequest(string Value);
+
 /// <summary>Answer of a publish: the new version.</summary>
 public sealed record WorkflowPublished(string Slug, int Version);
 

@@ -5,6 +5,7 @@ using System.Net;
 using MeshHook.Grains.Definitions;
 using MeshHook.Grains.Steps.Egress;
 using MeshHook.Grains.Runs;
+using MeshHook.Grains.Security;
 using Microsoft.Extensions.Options;
 
 namespace MeshHook.Gateway.Api;
@@ -65,10 +66,24 @@ public static class WorkflowsApi
         return errors;
     }
 
+    /// <summary>
+    /// Secret headers that name no stored secret. One deleted after this check makes the step that uses it fail, with
+    /// a message that names it.
+    /// </summary>
+    private static async Task<List<ApiError>> UnknownSecretsAsync(Workflow workflow, NamedSecretStore secrets, CancellationToken cancellationToken)
+    {
+        var calls = workflow.Nodes.OfType<HttpCallNode>().ToList();
+        var missing = (await secrets.FindMissingAsync([.. calls.SelectMany(c => c.SecretNames).Distinct(StringComparer.Ordinal)], cancellationToken))
+            .ToHashSet(StringComparer.Ordinal);
+        return [.. calls.SelectMany(call => call.SecretNames.Where(missing.Contains).Select(name => new ApiError(
+            call.Id, $"headers name secret '{name}', which does not exist: store it first with PUT /api/secrets/{name}")))];
+    }
+
     private static async Task<IResult> PutAsync(
         string slug,
         HttpContext context,
         RunStore store,
+        NamedSecretStore secrets,
         EgressPolicy egress,
         IOptions<GatewayOptions> options,
         ILoggerFactory loggers,
@@ -135,7 +150,8 @@ public static class WorkflowsApi
             return ApiProblems.BadRequest("the workflow was not published", errors);
         }
 
-        if (DefinitionValidator.Validate(definition).Workflow is { } parsed && BlockedUrls(parsed, egress) is { Count: > 0 } blocked)
+        var parsed = DefinitionValidator.Validate(definition).Workflow;
+        if (parsed is not null && BlockedUrls(parsed, egress) is { Count: > 0 } blocked)
         {
             return ApiProblems.BadRequest("the definition is not valid", blocked);
         }
@@ -143,6 +159,11 @@ public static class WorkflowsApi
         int version;
         try
         {
+            if (parsed is not null && await UnknownSecretsAsync(parsed, secrets, cancellationToken) is { Count: > 0 } unknown)
+            {
+                return ApiProblems.BadRequest("the definition is not valid", unknown);
+            }
+
             version = await store.PublishAsync(
                 slug, name!.Trim(), definition.GetRawText(), secret, timestamped ? SignatureMaxAge : null, cancellationToken);
         }

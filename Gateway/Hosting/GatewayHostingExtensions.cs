@@ -44,6 +44,7 @@ public static class GatewayHostingExtensions
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString) { Name = "meshhook-gateway" }.Build());
         services.AddSecretBox(configuration);
         services.AddSingleton<RunStore>();
+        services.AddSingleton<NamedSecretStore>();
         // Publishing refuses http_call URLs that are literal addresses no run could reach: same setting as the silos'.
         services.AddEgressPolicy(configuration);
         services.AddHostedService<GatewayStopDelay>();
@@ -88,6 +89,7 @@ public static class GatewayHostingExtensions
         app.MapWorkflowsApi();
         app.MapHooksApi();
         app.MapRunsApi();
+        app.MapSecretsApi();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
         app.MapPrometheusScrapingEndpoint("/metrics");

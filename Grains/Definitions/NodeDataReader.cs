@@ -112,6 +112,9 @@ internal sealed class NodeDataReader(string nodeId, JsonElement? data, string pa
         return number;
     }
 
+    /// <summary>How many problems the definition has so far (this node's and others').</summary>
+    public int ProblemCount => problems.Count;
+
     public void Problem(string message) => problems.Add(new DefinitionProblem(nodeId, message));
 
     public string Field(string name) => $"{path}.{name}";

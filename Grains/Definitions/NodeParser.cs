@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MeshHook.Grains.Security;
 using MeshHook.Grains.Steps;
 
 namespace MeshHook.Grains.Definitions;
@@ -145,9 +146,9 @@ internal static class NodeParser
         return url;
     }
 
-    private static List<KeyValuePair<string, JmesExpression>>? ParseHeaders(NodeDataReader data)
+    private static List<KeyValuePair<string, HeaderValue>>? ParseHeaders(NodeDataReader data)
     {
-        var headers = new List<KeyValuePair<string, JmesExpression>>();
+        var headers = new List<KeyValuePair<string, HeaderValue>>();
         var properties = data.Properties("headers");
         if (properties is null)
         {
@@ -179,19 +180,65 @@ internal static class NodeParser
                 continue;
             }
 
+            if (property.Value.ValueKind == JsonValueKind.Object)
+            {
+                if (ParseSecretHeader(data, $"{field}.{name}", property.Value) is { } secret)
+                {
+                    headers.Add(new(name, secret));
+                }
+
+                continue;
+            }
+
             if (property.Value.ValueKind != JsonValueKind.String)
             {
-                data.Problem($"{field}.{name} must be a string");
+                data.Problem($"{field}.{name} must be a string (JMESPath) or {{\"secret\": \"NAME\", \"prefix\"?: \"...\"}}");
                 continue;
             }
 
             if (data.CompileExpression($"{field}.{name}", property.Value.GetString()!) is { } expression)
             {
-                headers.Add(new(name, expression));
+                headers.Add(new(name, new ExpressionHeaderValue(expression)));
             }
         }
 
         return headers;
+    }
+
+    /// <summary>A header value <c>{"secret": "NAME", "prefix"?: "Bearer "}</c>; whether the secret exists is checked at publish.</summary>
+    private static SecretHeaderValue? ParseSecretHeader(NodeDataReader data, string field, JsonElement value)
+    {
+        var before = data.ProblemCount;
+        string? name = null;
+        var prefix = "";
+        foreach (var property in value.EnumerateObject())
+        {
+            switch (property.Name)
+            {
+                case "secret" when property.Value.ValueKind == JsonValueKind.String && SecretNames.IsValid(property.Value.GetString()):
+                    name = property.Value.GetString();
+                    break;
+                case "secret":
+                    data.Problem($"{field}.secret must be a secret's name: {SecretNames.Rule}");
+                    break;
+                case "prefix" when property.Value.ValueKind == JsonValueKind.String && SecretNames.IsValidPrefix(property.Value.GetString()!):
+                    prefix = property.Value.GetString()!;
+                    break;
+                case "prefix":
+                    data.Problem($"{field}.prefix must be a string of at most {SecretNames.MaxPrefixLength} printable ASCII characters");
+                    break;
+                default:
+                    data.Problem($"{field}: unknown field '{property.Name}' (a secret header has \"secret\" and optionally \"prefix\")");
+                    break;
+            }
+        }
+
+        if (name is null && data.ProblemCount == before)
+        {
+            data.Problem($"{field}.secret is required");
+        }
+
+        return data.ProblemCount == before ? new SecretHeaderValue(name!, prefix) : null;
     }
 
     private static RetryPolicy? ParseRetry(NodeDataReader data)

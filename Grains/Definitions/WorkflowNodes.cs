@@ -21,18 +21,43 @@ public sealed record TransformNode(string Id, JmesExpression Expression) : Workf
     public override string Type => TypeName;
 }
 
-/// <summary>One HTTP request with retries; headers' values and the body are JMESPath over the context.</summary>
+/// <summary>
+/// One HTTP request with retries; the body and each header's value are JMESPath over the context, except header values
+/// that name a secret (<see cref="SecretHeaderValue"/>).
+/// </summary>
 public sealed record HttpCallNode(
     string Id,
     HttpMethod Method,
     Uri Url,
-    IReadOnlyList<KeyValuePair<string, JmesExpression>> Headers,
+    IReadOnlyList<KeyValuePair<string, HeaderValue>> Headers,
     JmesExpression? Body,
     TimeSpan Timeout,
     RetryPolicy Retry) : WorkflowNode(Id)
 {
     public const string TypeName = "http_call";
     public override string Type => TypeName;
+
+    /// <summary>The named secrets this call's headers use, each once.</summary>
+    public IEnumerable<string> SecretNames => Headers.Select(h => h.Value).OfType<SecretHeaderValue>().Select(s => s.Name).Distinct(StringComparer.Ordinal);
+}
+
+/// <summary>How an http_call header gets its value.</summary>
+public abstract record HeaderValue;
+
+/// <summary>A header value computed from the run context (a string in the definition).</summary>
+public sealed record ExpressionHeaderValue(JmesExpression Expression) : HeaderValue
+{
+    public override string ToString() => Expression.Text;
+}
+
+/// <summary>
+/// A header value that is a named secret, read when the request is prepared: <c>{"secret": "NAME", "prefix": "Bearer "}</c>
+/// in the definition. Its value never enters the run context, an output, an event or a log.
+/// </summary>
+public sealed record SecretHeaderValue(string Name, string Prefix) : HeaderValue
+{
+    /// <summary>The definition's form, naming the secret; there is no value here to show.</summary>
+    public override string ToString() => Prefix.Length == 0 ? $"{{secret: {Name}}}" : $"{{secret: {Name}, prefix: '{Prefix}'}}";
 }
 
 /// <summary>Retry settings of an http_call: attempts in all (1 = no retry) and the backoff bounds.</summary>

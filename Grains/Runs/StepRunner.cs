@@ -61,6 +61,12 @@ public sealed class StepRunner(StepExecutors executors, RunMetrics metrics, Time
             ExceptionDispatchInfo.Throw(e.InnerException!);
             throw;
         }
+        catch (StepStoreException e)
+        {
+            // As a failed checkpoint: the run's problem, thrown as it was, not a failure of the step.
+            ExceptionDispatchInfo.Throw(e.InnerException!);
+            throw;
+        }
         catch (OperationCanceledException) when (signals.Deactivating.IsCancellationRequested)
         {
             throw;

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using MeshHook.Grains.Definitions;
+using MeshHook.Grains.Security;
 using MeshHook.Grains.Steps.Egress;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
@@ -34,10 +35,15 @@ namespace MeshHook.Grains.Steps;
 /// Cancellation by the caller surfaces as <see cref="OperationCanceledException"/>, never as a failed step.
 /// </para>
 /// </remarks>
+/// <param name="httpClientFactory">Gives the client <see cref="HttpClientName"/>.</param>
+/// <param name="timeProvider">The clock of backoffs and timeouts.</param>
+/// <param name="logger">Attempt lines, naming the run and node, never the URL's path or a header's value.</param>
+/// <param name="namedSecrets">Named secrets for headers; without it (a host with no store) a node that uses one fails.</param>
 public sealed partial class HttpCallExecutor(
     IHttpClientFactory httpClientFactory,
     TimeProvider timeProvider,
-    ILogger<HttpCallExecutor> logger) : IStepExecutor
+    ILogger<HttpCallExecutor> logger,
+    INamedSecrets? namedSecrets = null) : IStepExecutor
 {
     /// <summary>The name of the <see cref="HttpClient"/> this executor asks <see cref="IHttpClientFactory"/> for.</summary>
     public const string HttpClientName = "meshhook-http-call";
@@ -66,7 +72,8 @@ public sealed partial class HttpCallExecutor(
         cancellationToken.ThrowIfCancellationRequested();
         var node = invocation.NodeAs<HttpCallNode>();
 
-        if (!HttpRequests.TryPrepare(node, invocation, out var request, out var inputError))
+        var secrets = await ResolveSecretsAsync(node, cancellationToken);
+        if (!HttpRequests.TryPrepare(node, invocation, secrets, out var request, out var inputError))
         {
             return Fail(invocation, node, inputError);
         }
@@ -116,6 +123,35 @@ public sealed partial class HttpCallExecutor(
             return Fail(invocation, node, $"request was canceled unexpectedly after {call.Attempts} attempt(s)");
         }
     }
+
+    /// <summary>
+    /// The node's named secrets, read now, at the moment of the request. A store that cannot answer is the engine's
+    /// problem, not the step's: it is thrown as <see cref="StepStoreException"/>, and the run tries the step again later.
+    /// </summary>
+    private async Task<IReadOnlyDictionary<string, string>> ResolveSecretsAsync(HttpCallNode node, CancellationToken cancellationToken)
+    {
+        var names = node.SecretNames.ToList();
+        if (names.Count == 0 || namedSecrets is null)
+        {
+            return EmptySecrets;
+        }
+
+        try
+        {
+            return await namedSecrets.ResolveAsync(names, cancellationToken);
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            // A key this silo lacks, or a value tampered with: no later try would read it either, so the step fails.
+            throw new InvalidOperationException($"the call's named secrets cannot be decrypted: {e.Message}", e);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new StepStoreException("reading the call's named secrets failed", e);
+        }
+    }
+
+    private static readonly IReadOnlyDictionary<string, string> EmptySecrets = new Dictionary<string, string>();
 
     private async ValueTask<HttpResponseMessage> AttemptAsync(Call call, CancellationToken attemptToken)
     {

@@ -9,9 +9,15 @@ namespace MeshHook.Grains.Steps;
 /// <summary>Turns an http_call node and the run context into the request every attempt sends.</summary>
 internal static class HttpRequests
 {
+    /// <param name="node">The call.</param>
+    /// <param name="invocation">The step, with the run context.</param>
+    /// <param name="secrets">The values of the named secrets the node's headers use; a name missing here fails the step.</param>
+    /// <param name="request">The request, when it could be prepared.</param>
+    /// <param name="error">Why not; never quotes a header's value.</param>
     public static bool TryPrepare(
         HttpCallNode node,
         StepInvocation invocation,
+        IReadOnlyDictionary<string, string> secrets,
         [NotNullWhen(true)] out PreparedRequest? request,
         [NotNullWhen(false)] out string? error)
     {
@@ -23,13 +29,27 @@ internal static class HttpRequests
         }
 
         var headers = new List<KeyValuePair<string, string>>(node.Headers.Count);
-        foreach (var (name, expression) in node.Headers)
+        foreach (var (name, source) in node.Headers)
         {
             if (string.Equals(name, IdempotencyKey.HeaderName, StringComparison.OrdinalIgnoreCase))
             {
                 continue;
             }
 
+            if (source is SecretHeaderValue secret)
+            {
+                if (!secrets.TryGetValue(secret.Name, out var secretValue))
+                {
+                    error = $"header '{name}': secret '{secret.Name}' does not exist (store it with PUT /api/secrets/{secret.Name})";
+                    return false;
+                }
+
+                // Names, values and prefixes were checked when stored and published: printable ASCII, no line breaks.
+                headers.Add(new(name, secret.Prefix + secretValue));
+                continue;
+            }
+
+            var expression = ((ExpressionHeaderValue)source).Expression;
             if (!TryEvaluate(expression, invocation.Context, out var value, out error))
             {
                 error = $"header '{name}': {error}";
@@ -97,7 +117,10 @@ internal static class HttpRequests
     }
 }
 
-/// <summary>The evaluated request; <see cref="Create"/> makes a fresh message for each attempt.</summary>
+/// <summary>
+/// The evaluated request; <see cref="Create"/> makes a fresh message for each attempt. Its headers may hold secrets:
+/// <see cref="ToString"/> leaves them out.
+/// </summary>
 internal sealed record PreparedRequest(
     HttpMethod Method,
     Uri Url,
@@ -105,6 +128,8 @@ internal sealed record PreparedRequest(
     string? Body,
     string IdempotencyKeyValue)
 {
+    public override string ToString() => $"{Method} {Url.GetLeftPart(UriPartial.Authority)} ({Headers.Count} header(s))";
+
     public HttpRequestMessage Create()
     {
         var request = new HttpRequestMessage(Method, Url);

@@ -35,6 +35,12 @@ public sealed record StepInvocation(
     IStepObserver Observer,
     CancellationToken SiloStopping = default);
 
+/// <summary>
+/// The engine's own store failed while a step was being prepared (not the step's work): the run does not fail the step
+/// but stops, and tries it again later, as after any failed checkpoint. <see cref="Exception.InnerException"/> is the failure.
+/// </summary>
+public sealed class StepStoreException(string message, Exception inner) : Exception(message, inner);
+
 /// <summary>Receives what happens inside a step while it runs.</summary>
 public interface IStepObserver
 {

@@ -85,6 +85,7 @@ public static class MeshHookSiloBuilderExtensions
 
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString) { Name = "meshhook" }.Build());
         services.AddSecretBox(configuration);
+        services.AddSingleton<INamedSecrets, NamedSecretStore>();
         services.AddSingleton<RunStore>();
         services.AddSingleton<WorkflowCache>();
         services.AddSingleton<RunMetrics>();

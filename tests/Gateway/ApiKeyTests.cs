@@ -23,6 +23,9 @@ public sealed class ApiKeyTests(GatewayCluster fixture)
         { "GET", "/api/runs/{run}" },
         { "GET", "/api/runs/{run}/events" },
         { "POST", "/api/runs/{run}/cancel" },
+        { "PUT", "/api/secrets/{secret}" },
+        { "DELETE", "/api/secrets/{secret}" },
+        { "GET", "/api/secrets" },
     };
 
     [Theory]
@@ -32,7 +35,11 @@ public sealed class ApiKeyTests(GatewayCluster fixture)
         var slug = await fixture.Http.PublishOkAsync(Api.SlowWorkflow);
         var runId = await (await fixture.Http.PostAsync($"/api/hooks/{slug}", Api.Json("{}"))).RunIdOfAsync();
         var newSlug = Api.NewSlug();
-        var path = template.Replace("{slug}", method == "PUT" ? newSlug : slug, StringComparison.Ordinal).Replace("{run}", runId.ToString(), StringComparison.Ordinal);
+        var kept = $"kept-{Guid.NewGuid():N}"[..20];
+        var added = $"added-{Guid.NewGuid():N}"[..20];
+        (await fixture.Http.PutAsync($"/api/secrets/{kept}", Api.Json("""{"value": "kept-value"}"""))).StatusCode.Should().Be(HttpStatusCode.NoContent);
+        var path = template.Replace("{slug}", method == "PUT" ? newSlug : slug, StringComparison.Ordinal).Replace("{run}", runId.ToString(), StringComparison.Ordinal)
+            .Replace("{secret}", method == "PUT" ? added : kept, StringComparison.Ordinal);
         var before = await fixture.CountRowsAsync();
 
         foreach (var authorization in new[] { null, $"Bearer {WrongKey}", $"Bearer {GatewayServer.ApiKey}x", $"Basic {GatewayServer.ApiKey}", "Bearer" })
@@ -40,7 +47,9 @@ public sealed class ApiKeyTests(GatewayCluster fixture)
             using var request = new HttpRequestMessage(new HttpMethod(method), path);
             if (method == "PUT")
             {
-                request.Content = Api.Json($$"""{"name": "n", "definition": {{Api.TransformWorkflow}}}""");
+                request.Content = template.StartsWith("/api/secrets", StringComparison.Ordinal)
+                    ? Api.Json("""{"value": "refused-value"}""")
+                    : Api.Json($$"""{"name": "n", "definition": {{Api.TransformWorkflow}}}""");
             }
 
             if (authorization is not null)
@@ -64,6 +73,8 @@ public sealed class ApiKeyTests(GatewayCluster fixture)
         (await fixture.Http.GetAsync($"/api/workflows/{newSlug}")).StatusCode.Should().Be(HttpStatusCode.NotFound, "nothing was published");
         var run = await (await fixture.Http.GetAsync($"/api/runs/{runId}")).ReadJsonAsync();
         run.GetProperty("status").GetString().Should().BeOneOf(["queued", "running"], "nothing was canceled");
+        var secrets = (await (await fixture.Http.GetAsync("/api/secrets")).ReadJsonAsync()).EnumerateArray().Select(e => e.GetString()).ToList();
+        secrets.Should().Contain(kept, "nothing was deleted").And.NotContain(added, "nothing was stored");
     }
 
     [Fact]
@@ -98,6 +109,7 @@ public sealed class ApiKeyTests(GatewayCluster fixture)
         {
             ("/api/workflows/{slug}", "put"), ("/api/workflows/{slug}", "get"), ("/api/runs/{runId}", "get"),
             ("/api/runs/{runId}/events", "get"), ("/api/runs/{runId}/cancel", "post"),
+            ("/api/secrets/{name}", "put"), ("/api/secrets/{name}", "delete"), ("/api/secrets", "get"),
         })
         {
             var operation = paths.GetProperty(path).GetProperty(verb);

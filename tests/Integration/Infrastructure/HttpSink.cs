@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 namespace MeshHook.Tests.Integration.Infrastructure;
 
 /// <summary>
-/// A real HTTP server on 127.0.0.1 that http_call steps call. It records every request (path, Idempotency-Key, body)
+/// A real HTTP server on 127.0.0.1 that http_call steps call. It records every request (path, Idempotency-Key, headers, body)
 /// so tests can count executions. <c>?ms=N</c> delays the answer; <c>/status/{code}</c> answers with that code; <c>/fail-first/{n}</c> answers 503
 /// to the first n requests with one Idempotency-Key, then 200.
 /// </summary>
@@ -40,7 +40,8 @@ public sealed class HttpSink : IAsyncDisposable
             using var reader = new StreamReader(context.Request.Body);
             var body = await reader.ReadToEndAsync();
             var key = context.Request.Headers["Idempotency-Key"].ToString();
-            sink!.Requests.Enqueue(new SinkRequest(context.Request.Method, context.Request.Path.Value ?? "", key, body, DateTimeOffset.UtcNow));
+            var headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
+            sink!.Requests.Enqueue(new SinkRequest(context.Request.Method, context.Request.Path.Value ?? "", key, body, DateTimeOffset.UtcNow, headers));
             if (int.TryParse(context.Request.Query["ms"], out var ms))
             {
                 await Task.Delay(ms, context.RequestAborted);
@@ -79,4 +80,5 @@ public sealed class HttpSink : IAsyncDisposable
 }
 
 /// <summary>One request the sink received.</summary>
-public sealed record SinkRequest(string Method, string Path, string IdempotencyKey, string Body, DateTimeOffset ReceivedAt);
+public sealed record SinkRequest(
+    string Method, string Path, string IdempotencyKey, string Body, DateTimeOffset ReceivedAt, IReadOnlyDictionary<string, string> Headers);

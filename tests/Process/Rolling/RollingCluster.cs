@@ -20,9 +20,12 @@ public sealed class RollingCluster : IAsyncDisposable
     private readonly ProgramProcess?[] _silos;
     private int _generation;
 
-    private RollingCluster(string connectionString, int silos)
+    private readonly IReadOnlyDictionary<string, string?> _settings;
+
+    private RollingCluster(string connectionString, int silos, IReadOnlyDictionary<string, string?>? settings)
     {
         ConnectionString = connectionString;
+        _settings = settings ?? new Dictionary<string, string?>();
         ClusterId = $"rolling-{Guid.NewGuid():N}"[..20];
         _silos = new ProgramProcess?[silos];
     }
@@ -51,13 +54,16 @@ public sealed class RollingCluster : IAsyncDisposable
     }
 
     /// <summary>A fresh database, <paramref name="silos"/> silos (started together; they migrate under the advisory lock), then the gateway.</summary>
-    public static async Task<RollingCluster> StartAsync(int silos, TimeSpan readyTimeout)
+    /// <param name="silos">How many silos.</param>
+    /// <param name="readyTimeout">How long each process may take to answer ready.</param>
+    /// <param name="settings">Environment for every process (silos and gateway), on top of the cluster's own.</param>
+    public static async Task<RollingCluster> StartAsync(int silos, TimeSpan readyTimeout, IReadOnlyDictionary<string, string?>? settings = null)
     {
         // Each silo has two pools (the engine's data source and Orleans' ADO.NET providers), the gateway two more:
         // at Npgsql's default of 100 each, two silos and the gateway could ask for 600 connections of the test
         // server's 400 (scripts/pg.sh). 50 per pool keeps the worst case at 300, as an operator would size it.
         var connectionString = new NpgsqlConnectionStringBuilder(await PostgresServer.CreateEmptyDatabaseAsync("rolling")) { MaxPoolSize = 50 }.ConnectionString;
-        var cluster = new RollingCluster(connectionString, silos);
+        var cluster = new RollingCluster(connectionString, silos, settings);
         try
         {
             for (var i = 0; i < silos; i++)
@@ -69,7 +75,7 @@ public sealed class RollingCluster : IAsyncDisposable
             cluster.Gateway = cluster.Track(ProgramProcess.Start(new ProgramStart("gateway", BuildOutput.Gateway)
             {
                 Ports = ProgramPorts.Http,
-                Environment = new Dictionary<string, string?>
+                Environment = cluster.WithSettings(new Dictionary<string, string?>
                 {
                     ["ConnectionStrings__MeshHook"] = connectionString,
                     ["Orleans__ClusterId"] = cluster.ClusterId,
@@ -79,7 +85,7 @@ public sealed class RollingCluster : IAsyncDisposable
                     ["Logging__LogLevel__MeshHook.Gateway.Cluster"] = "Information",
                     ["Logging__Console__FormatterOptions__SingleLine"] = "true",
                     ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
-                },
+                }),
             }));
             await cluster.Gateway.WaitReadyAsync(readyTimeout);
             return cluster;
@@ -171,7 +177,7 @@ public sealed class RollingCluster : IAsyncDisposable
         return Track(ProgramProcess.Start(new ProgramStart($"silo-{generation}", BuildOutput.Silo)
         {
             Ports = ProgramPorts.Silo,
-            Environment = new Dictionary<string, string?>
+            Environment = WithSettings(new Dictionary<string, string?>
             {
                 ["ConnectionStrings__MeshHook"] = ConnectionString,
                 ["Orleans__ClusterId"] = ClusterId,
@@ -179,8 +185,18 @@ public sealed class RollingCluster : IAsyncDisposable
                 ["Logging__LogLevel__MeshHook.Silo.Shutdown"] = "Information",
                 ["Logging__Console__FormatterOptions__SingleLine"] = "true",
                 ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
-            },
+            }),
         }));
+    }
+
+    private Dictionary<string, string?> WithSettings(Dictionary<string, string?> environment)
+    {
+        foreach (var (key, value) in _settings)
+        {
+            environment[key] = value;
+        }
+
+        return environment;
     }
 
     private ProgramProcess Track(ProgramProcess process)

@@ -344,7 +344,7 @@ public sealed class DefinitionValidatorTests
                 "node 'c': data.headers: Content-Length is set by the HTTP client and cannot be set here",
                 "node 'c': data.headers: Host is set by the HTTP client and cannot be set here",
                 "node 'c': data.headers: duplicate header 'accept'",
-                "node 'c': data.headers.X-Num must be a string",
+                "node 'c': data.headers.X-Num must be a string (JMESPath) or {\"secret\": \"NAME\", \"prefix\"?: \"...\"}",
                 "node 'c': data.headers.X-Expr is not valid JMESPath: Error(1, 3): syntax, near ''.",
                 "node 'c': data.headers.X-Empty must not be empty",
             ]
@@ -538,7 +538,7 @@ public sealed class DefinitionValidatorTests
 
         call.Method.Should().Be(HttpMethod.Options);
         call.Headers.Select(h => h.Key).Should().Equal("X-B", "X-A");
-        call.Headers[0].Value.Evaluate(new Newtonsoft.Json.Linq.JObject()).ToString().Should().Be("b");
+        call.Headers[0].Value.Should().BeOfType<ExpressionHeaderValue>().Which.Expression.Evaluate(new Newtonsoft.Json.Linq.JObject()).ToString().Should().Be("b");
         call.Retry.Should().Be(RetryPolicy.Default);
         call.Timeout.Should().Be(TimeSpan.FromSeconds(10));
         call.Body.Should().BeNull();

@@ -426,7 +426,7 @@ public sealed class HttpCallExecutorTests : IAsyncDisposable
             id,
             method ?? HttpMethod.Post,
             url,
-            [.. (headers ?? []).Select(h => KeyValuePair.Create(h.Name, JmesExpression.Compile(h.Expression)))],
+            [.. (headers ?? []).Select(h => KeyValuePair.Create(h.Name, (HeaderValue)new ExpressionHeaderValue(JmesExpression.Compile(h.Expression))))],
             body is null ? null : JmesExpression.Compile(body),
             timeout ?? TimeSpan.FromSeconds(5),
             retry ?? FastRetry);
