@@ -1,20 +1,29 @@
+using System.Collections.Concurrent;
 using DevLab.JmesPath;
 using DevLab.JmesPath.Expressions;
 using Newtonsoft.Json.Linq;
 
 namespace MeshHook.Grains.Definitions;
 
-/// <summary>A compiled JMESPath expression, evaluated over a run context.</summary>
+/// <summary>
+/// A compiled JMESPath expression, evaluated over a run context under <see cref="ExpressionLimits"/>. One instance
+/// serves every run of its workflow on a silo, on any number of threads at once.
+/// </summary>
+/// <remarks>
+/// JMESPath.Net keeps per-evaluation state in the parsed tree: the root that <c>$</c> reads and the scopes of
+/// <c>let</c> variables. A tree shared by two evaluations at once would let one run read another run's data, so each
+/// evaluation takes a tree of its own from a pool (parsed again when the pool is empty) and gives it back after.
+/// </remarks>
 public sealed class JmesExpression
 {
-    // JmesPath is safe to share: parsing builds a new tree and keeps no per-call state.
+    // The parser itself keeps no per-call state; its function instances are shared and keep none that is read.
     private static readonly JmesPath Parser = new();
-    private readonly JmesPathExpression _compiled;
+    private readonly ConcurrentBag<JmesPathExpression> _idle = [];
 
     private JmesExpression(string text, JmesPathExpression compiled)
     {
         Text = text;
-        _compiled = compiled;
+        _idle.Add(compiled);
     }
 
     /// <summary>The expression as written in the definition.</summary>
@@ -55,7 +64,7 @@ public sealed class JmesExpression
 
         try
         {
-            expression = new JmesExpression(text, Parser.Parse(text));
+            expression = new JmesExpression(text, Parse(text));
             error = null;
             return true;
         }
@@ -109,11 +118,41 @@ public sealed class JmesExpression
             ? expression!
             : throw new ArgumentException($"invalid JMESPath expression '{text}': {error}", nameof(text));
 
+    /// <summary>Evaluates the expression under <see cref="ExpressionLimits.Default"/>; a missing value comes back as JSON null.</summary>
+    public JToken Evaluate(JToken context) => Evaluate(context, ExpressionLimits.Default);
+
     /// <summary>Evaluates the expression; a missing value comes back as JSON null.</summary>
-    public JToken Evaluate(JToken context)
+    /// <exception cref="ExpressionLimitExceededException">It ran longer or built more than <paramref name="limits"/> allow.</exception>
+    public JToken Evaluate(JToken context, ExpressionLimits limits)
     {
-        var result = _compiled.Transform(context).AsJToken();
-        return result ?? JValue.CreateNull();
+        ArgumentNullException.ThrowIfNull(limits);
+        var tree = _idle.TryTake(out var idle) ? idle : Parse(Text);
+        try
+        {
+            using var budget = EvaluationBudget.Start(limits);
+            var result = tree.Transform(context);
+            // A projection becomes an array here, which copies what it projected: charged like a multi-select's items.
+            if (result.IsProjection)
+            {
+                budget.ChargeCopy(result);
+            }
+
+            return result.AsJToken() ?? JValue.CreateNull();
+        }
+        finally
+        {
+            // Whatever happened, the tree holds nothing of this evaluation that the next one would read: it sets the
+            // root again, and let scopes are popped in finally blocks.
+            _idle.Add(tree);
+        }
+    }
+
+    /// <summary>Parses <paramref name="text"/> into a tree whose every node checks the evaluation's budget.</summary>
+    private static JmesPathExpression Parse(string text)
+    {
+        var tree = Parser.Parse(text);
+        MeteredExpression.Instrument(tree);
+        return tree;
     }
 
     /// <summary>JMESPath truthiness: false, null, empty string, empty array and empty object are false.</summary>

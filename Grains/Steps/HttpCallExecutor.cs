@@ -38,13 +38,17 @@ namespace MeshHook.Grains.Steps;
 /// <param name="httpClientFactory">Gives the client <see cref="HttpClientName"/>.</param>
 /// <param name="timeProvider">The clock of backoffs and timeouts.</param>
 /// <param name="logger">Attempt lines, naming the run and node, never the URL's path or a header's value.</param>
+/// <param name="expressionOptions">What each evaluation of a header or the body may spend.</param>
 /// <param name="namedSecrets">Named secrets for headers; without it (a host with no store) a node that uses one fails.</param>
 public sealed partial class HttpCallExecutor(
     IHttpClientFactory httpClientFactory,
     TimeProvider timeProvider,
     ILogger<HttpCallExecutor> logger,
+    Microsoft.Extensions.Options.IOptions<ExpressionOptions> expressionOptions,
     INamedSecrets? namedSecrets = null) : IStepExecutor
 {
+    private readonly ExpressionLimits _expressionLimits = expressionOptions.Value.Limits;
+
     /// <summary>The name of the <see cref="HttpClient"/> this executor asks <see cref="IHttpClientFactory"/> for.</summary>
     public const string HttpClientName = "meshhook-http-call";
 
@@ -73,7 +77,7 @@ public sealed partial class HttpCallExecutor(
         var node = invocation.NodeAs<HttpCallNode>();
 
         var secrets = await ResolveSecretsAsync(node, cancellationToken);
-        if (!HttpRequests.TryPrepare(node, invocation, secrets, out var request, out var inputError))
+        if (!HttpRequests.TryPrepare(node, invocation, secrets, _expressionLimits, out var request, out var inputError))
         {
             return Fail(invocation, node, inputError);
         }

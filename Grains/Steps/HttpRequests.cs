@@ -12,12 +12,14 @@ internal static class HttpRequests
     /// <param name="node">The call.</param>
     /// <param name="invocation">The step, with the run context.</param>
     /// <param name="secrets">The values of the named secrets the node's headers use; a name missing here fails the step.</param>
+    /// <param name="limits">What each evaluation of a header or the body may spend.</param>
     /// <param name="request">The request, when it could be prepared.</param>
     /// <param name="error">Why not; never quotes a header's value.</param>
     public static bool TryPrepare(
         HttpCallNode node,
         StepInvocation invocation,
         IReadOnlyDictionary<string, string> secrets,
+        ExpressionLimits limits,
         [NotNullWhen(true)] out PreparedRequest? request,
         [NotNullWhen(false)] out string? error)
     {
@@ -50,7 +52,7 @@ internal static class HttpRequests
             }
 
             var expression = ((ExpressionHeaderValue)source).Expression;
-            if (!TryEvaluate(expression, invocation.Context, out var value, out error))
+            if (!TryEvaluate(expression, invocation.Context, limits, out var value, out error))
             {
                 error = $"header '{name}': {error}";
                 return false;
@@ -74,7 +76,7 @@ internal static class HttpRequests
         string? body = null;
         if (node.Body is { } bodyExpression)
         {
-            if (!TryEvaluate(bodyExpression, invocation.Context, out var value, out error))
+            if (!TryEvaluate(bodyExpression, invocation.Context, limits, out var value, out error))
             {
                 error = $"body: {error}";
                 return false;
@@ -100,11 +102,11 @@ internal static class HttpRequests
         return true;
     }
 
-    private static bool TryEvaluate(JmesExpression expression, JToken context, [NotNullWhen(true)] out JToken? value, [NotNullWhen(false)] out string? error)
+    private static bool TryEvaluate(JmesExpression expression, JToken context, ExpressionLimits limits, [NotNullWhen(true)] out JToken? value, [NotNullWhen(false)] out string? error)
     {
         try
         {
-            value = expression.Evaluate(context);
+            value = expression.Evaluate(context, limits);
             error = null;
             return true;
         }

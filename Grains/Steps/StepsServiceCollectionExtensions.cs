@@ -27,6 +27,8 @@ public static class StepsServiceCollectionExtensions
             ServiceDescriptor.Singleton<IStepExecutor, TerminateExecutor>(),
         ]);
         services.TryAddSingleton<StepExecutors>();
+        // Bound from MeshHook:Expressions by the silo (AddMeshHookEngine); unbound, ExpressionLimits.Default.
+        services.AddOptions<ExpressionOptions>();
         // Bound from MeshHook:Http by the silo (AddMeshHookEngine); unbound, only public addresses are reachable.
         services.AddOptions<EgressOptions>();
         services.TryAddSingleton<EgressPolicy>();

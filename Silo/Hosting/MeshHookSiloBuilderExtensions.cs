@@ -80,6 +80,7 @@ public static class MeshHookSiloBuilderExtensions
 
         services.AddFailureDetection(configuration);
         services.AddOptions<RunOptions>().Bind(configuration.GetSection(RunOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ExpressionOptions>().Bind(configuration.GetSection(ExpressionOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<RecoveryOptions>().Bind(configuration.GetSection(RecoveryOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddReminderService(configuration);
 

@@ -46,7 +46,10 @@ public sealed class MeshHookDatabase(string connectionString)
     }
 
     /// <summary>Creates <paramref name="count"/> queued runs (the recovery sweep of a silo starts them); returns their ids.</summary>
-    public async Task<Guid[]> CreateRunsAsync(string slug, int count)
+    /// <param name="slug">The workflow.</param>
+    /// <param name="count">How many runs.</param>
+    /// <param name="bodyJson">The trigger's body of every run; by default <c>{"n": i}</c>.</param>
+    public async Task<Guid[]> CreateRunsAsync(string slug, int count, string? bodyJson = null)
     {
         await using var connection = await OpenAsync();
         var ids = new Guid[count];
@@ -55,7 +58,8 @@ public sealed class MeshHookDatabase(string connectionString)
             await using var command = new NpgsqlCommand("SELECT run_id FROM meshhook_create_run(@id, @slug, @trigger::jsonb, NULL)", connection);
             command.Parameters.AddWithValue("id", Guid.CreateVersion7());
             command.Parameters.AddWithValue("slug", slug);
-            command.Parameters.AddWithValue("trigger", $$"""{"headers": {}, "body": {"n": {{i}} } }""");
+            var body = bodyJson ?? $$"""{"n": {{i}}}""";
+            command.Parameters.AddWithValue("trigger", $$"""{"headers": {}, "body": {{body}} }""");
             ids[i] = (Guid)(await command.ExecuteScalarAsync())!;
         }
 
