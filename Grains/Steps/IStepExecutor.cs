@@ -69,8 +69,18 @@ public abstract record StepOutcome
     /// <summary>The step succeeded. <paramref name="BranchLabel"/> is set by branch ("true"/"false").</summary>
     public sealed record Succeeded(Newtonsoft.Json.Linq.JToken Output, string? BranchLabel = null) : StepOutcome;
 
-    /// <summary>The step failed for good (retries exhausted, non-retryable status, bad expression result).</summary>
-    public sealed record Failed(string Error) : StepOutcome;
+    /// <summary>
+    /// The step failed for good (retries exhausted, non-retryable status, bad expression result). <see cref="Error"/> is
+    /// cut to <see cref="MaxErrorLength"/> characters: it goes into the run's history and its row, and a library's
+    /// message can quote data of any size.
+    /// </summary>
+    public sealed record Failed(string Error) : StepOutcome
+    {
+        /// <summary>The longest error kept, in characters.</summary>
+        public const int MaxErrorLength = 2000;
+
+        public string Error { get; init; } = Error.Length <= MaxErrorLength ? Error : string.Concat(Error.AsSpan(0, MaxErrorLength - 1), "…");
+    }
 
     /// <summary>The step ends the run with <paramref name="Status"/>.</summary>
     public sealed record Terminated(RunStatus Status) : StepOutcome;

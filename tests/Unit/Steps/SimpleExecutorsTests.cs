@@ -18,6 +18,15 @@ public sealed class SimpleExecutorsTests
         """);
 
     [Fact]
+    public void Failed_ALongError_IsCutToTheLimit_AndAShortOneIsKept()
+    {
+        var cut = new StepOutcome.Failed("expression failed: " + new string('x', 10_000)).Error;
+
+        cut.Should().HaveLength(StepOutcome.Failed.MaxErrorLength).And.StartWith("expression failed: xxx").And.EndWith("…");
+        new StepOutcome.Failed("short").Error.Should().Be("short");
+    }
+
+    [Fact]
     public async Task Transform_Expression_OutputIsEvaluatedOverTheContext()
     {
         var node = new TransformNode("shape", JmesExpression.Compile("{id: trigger.body.order.id, status: steps.fetch.status}"));
