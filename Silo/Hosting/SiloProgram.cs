@@ -75,7 +75,7 @@ public static class SiloProgram
                 // stages with its own exception, not an OperationCanceledException (soak bug 17).
                 // Under MeshHook.Silo.Hosting, not the application's category, so a Warning default level still shows it.
                 var startupLog = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MeshHook.Silo.Hosting.Startup");
-                startupLog.LogInformation("Stop requested while starting (joining the cluster): stopping what started");
+                startupLog.LogInformation("Stop requested while starting (joining the cluster): stopping what started ({Signal})", cancelled.GetType().Name);
                 try
                 {
                     await app.StopAsync(CancellationToken.None);

@@ -284,6 +284,71 @@ public sealed class SiloStartupTests
         silo.Output.Should().NotContain("Unhandled exception");
     }
 
+    /// <summary>
+    /// A later point of the join than the test above: the membership table is locked against writes only, so the silo
+    /// reads it (stage RuntimeGrainServices) and parks on its first write, the status Joining (stage
+    /// AfterRuntimeGrainServices). Orleans cancels that write when the stop is requested; the silo exits 0 and says why.
+    /// (Soak bug 17, a stop reported at the boundary between two stages, is not what this reproduces: here the stage
+    /// itself fails with an OperationCanceledException.)
+    /// </summary>
+    [Fact]
+    public async Task Silo_SigtermWhileItsJoinWriteWaits_ExitsZero_NamingTheCancellation()
+    {
+        var connectionString = await PostgresServer.CreateEmptyDatabaseAsync("proc_stagesig");
+        await using (var migrate = StartSilo(new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = connectionString }, "--migrate"))
+        {
+            (await migrate.WaitForExitAsync(ExitTimeout)).Should().Be(0, migrate.Output);
+        }
+
+        await using var holder = new Npgsql.NpgsqlConnection(connectionString);
+        await holder.OpenAsync();
+        var hold = await holder.BeginTransactionAsync();
+        await using (var take = new Npgsql.NpgsqlCommand("LOCK TABLE orleans_membership IN EXCLUSIVE MODE", holder, hold))
+        {
+            await take.ExecuteNonQueryAsync();
+        }
+
+        await using var silo = ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo)
+        {
+            Ports = ProgramPorts.Silo,
+            Environment = new Dictionary<string, string?>
+            {
+                ["ConnectionStrings__MeshHook"] = connectionString,
+                ["Orleans__ClusterId"] = $"proc-{Guid.NewGuid():N}",
+            },
+        });
+        try
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (true)
+            {
+                silo.HasExited.Should().BeFalse("the silo waits for the membership table; output:\n" + silo.Output);
+                await using var waiting = new Npgsql.NpgsqlCommand(
+                    "SELECT count(*) FROM pg_locks WHERE relation = 'orleans_membership'::regclass AND NOT granted", holder, hold);
+                if ((long)(await waiting.ExecuteScalarAsync())! > 0)
+                {
+                    break;
+                }
+
+                DateTime.UtcNow.Should().BeBefore(deadline, "the silo should be joining by now; output:\n" + silo.Output);
+                await Task.Delay(100);
+            }
+
+            silo.Terminate();
+            await Task.WhenAny(silo.Exited, Task.Delay(TimeSpan.FromSeconds(3)));
+        }
+        finally
+        {
+            await hold.RollbackAsync();
+        }
+
+        var exitCode = await silo.WaitForExitAsync(ExitTimeout);
+        exitCode.Should().Be(0, "a SIGTERM while starting is a clean stop; output:\n" + silo.Output);
+        silo.Output.Should().Contain("Stop requested while starting (joining the cluster): stopping what started (OperationCanceledException)");
+        silo.Output.Should().Contain("stage 'AfterRuntimeGrainServices (8100)'", "the silo had read the table and was writing its status");
+        silo.Output.Should().NotContain("Unhandled exception");
+    }
+
     [Fact]
     public async Task Silo_ReminderServiceCannotLoadItsRange_AnswersNotReadyWithTheReasonUntilItLoads()
     {
