@@ -7,14 +7,17 @@ namespace MeshHook.Tests.Unit.Runs;
 public sealed class PostgresConnectionDefaultsTests
 {
     [Fact]
-    public void Apply_CapsThePool_AndLeavesTheRestAsNpgsqlHasIt()
+    public void Apply_CapsThePool_SkipsTheResetOnReuse_AndPreparesRepeatedStatements()
     {
         var tuned = new NpgsqlConnectionStringBuilder(PostgresConnectionDefaults.Apply("Host=db;Username=app;Database=meshhook"));
 
         tuned.MaxPoolSize.Should().Be(PostgresConnectionDefaults.MaxPoolSize);
-        tuned.Keys.Should().BeEquivalentTo(["Host", "Username", "Database", "Maximum Pool Size"], "nothing else is set for the operator");
-        tuned.NoResetOnClose.Should().BeFalse();
-        tuned.MaxAutoPrepare.Should().Be(0);
+        tuned.Keys.Should().BeEquivalentTo(
+            ["Host", "Username", "Database", "Maximum Pool Size", "No Reset On Close", "Max Auto Prepare", "Auto Prepare Min Usages"],
+            "nothing else is set for the operator");
+        tuned.NoResetOnClose.Should().BeTrue();
+        tuned.MaxAutoPrepare.Should().Be(PostgresConnectionDefaults.MaxAutoPrepare);
+        tuned.AutoPrepareMinUsages.Should().Be(5);
         tuned.Host.Should().Be("db");
         tuned.Database.Should().Be("meshhook");
     }
@@ -28,5 +31,17 @@ public sealed class PostgresConnectionDefaultsTests
         var tuned = new NpgsqlConnectionStringBuilder(PostgresConnectionDefaults.Apply($"Host=db;{setting}"));
 
         tuned.MaxPoolSize.Should().Be(7);
+    }
+
+    [Theory]
+    [InlineData("No Reset On Close=false;Max Auto Prepare=0", false, 0)]
+    [InlineData("NoResetOnClose=false", false, PostgresConnectionDefaults.MaxAutoPrepare)]
+    [InlineData("maxautoprepare=3", true, 3)]
+    public void Apply_KeepsTheResetAndPreparationTheOperatorSet(string setting, bool noReset, int maxAutoPrepare)
+    {
+        var tuned = new NpgsqlConnectionStringBuilder(PostgresConnectionDefaults.Apply($"Host=db;{setting}"));
+
+        tuned.NoResetOnClose.Should().Be(noReset);
+        tuned.MaxAutoPrepare.Should().Be(maxAutoPrepare);
     }
 }
