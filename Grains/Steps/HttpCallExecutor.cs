@@ -76,7 +76,7 @@ public sealed partial class HttpCallExecutor(
         cancellationToken.ThrowIfCancellationRequested();
         var node = invocation.NodeAs<HttpCallNode>();
 
-        var secrets = await ResolveSecretsAsync(node, cancellationToken);
+        var secrets = await HttpRequests.ResolveSecretsAsync(node, namedSecrets, cancellationToken);
         if (!HttpRequests.TryPrepare(node, invocation, secrets, _expressionLimits, out var request, out var inputError))
         {
             return Fail(invocation, node, inputError);
@@ -127,35 +127,6 @@ public sealed partial class HttpCallExecutor(
             return Fail(invocation, node, $"request was canceled unexpectedly after {call.Attempts} attempt(s)");
         }
     }
-
-    /// <summary>
-    /// The node's named secrets, read now, at the moment of the request. A store that cannot answer is the engine's
-    /// problem, not the step's: it is thrown as <see cref="StepStoreException"/>, and the run tries the step again later.
-    /// </summary>
-    private async Task<IReadOnlyDictionary<string, string>> ResolveSecretsAsync(HttpCallNode node, CancellationToken cancellationToken)
-    {
-        var names = node.SecretNames.ToList();
-        if (names.Count == 0 || namedSecrets is null)
-        {
-            return EmptySecrets;
-        }
-
-        try
-        {
-            return await namedSecrets.ResolveAsync(names, cancellationToken);
-        }
-        catch (System.Security.Cryptography.CryptographicException e)
-        {
-            // A key this silo lacks, or a value tampered with: no later try would read it either, so the step fails.
-            throw new InvalidOperationException($"the call's named secrets cannot be decrypted: {e.Message}", e);
-        }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new StepStoreException("reading the call's named secrets failed", e);
-        }
-    }
-
-    private static readonly IReadOnlyDictionary<string, string> EmptySecrets = new Dictionary<string, string>();
 
     private async ValueTask<HttpResponseMessage> AttemptAsync(Call call, CancellationToken attemptToken)
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using MeshHook.Grains.Definitions;
+using MeshHook.Grains.Security;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 
@@ -101,6 +102,35 @@ internal static class HttpRequests
         error = null;
         return true;
     }
+
+    /// <summary>
+    /// The node's named secrets, read now, at the moment of the request. A store that cannot answer is the engine's
+    /// problem, not the step's: it is thrown as <see cref="StepStoreException"/>, and the run tries the step again later.
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, string>> ResolveSecretsAsync(HttpCallNode node, INamedSecrets? namedSecrets, CancellationToken cancellationToken)
+    {
+        var names = node.SecretNames.ToList();
+        if (names.Count == 0 || namedSecrets is null)
+        {
+            return EmptySecrets;
+        }
+
+        try
+        {
+            return await namedSecrets.ResolveAsync(names, cancellationToken);
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            // A key this silo lacks, or a value tampered with: no later try would read it either, so the step fails.
+            throw new InvalidOperationException($"the call's named secrets cannot be decrypted: {e.Message}", e);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new StepStoreException("reading the call's named secrets failed", e);
+        }
+    }
+
+    private static readonly IReadOnlyDictionary<string, string> EmptySecrets = new Dictionary<string, string>();
 
     private static bool TryEvaluate(JmesExpression expression, JToken context, ExpressionLimits limits, [NotNullWhen(true)] out JToken? value, [NotNullWhen(false)] out string? error)
     {
