@@ -61,8 +61,13 @@ public static class GatewayHostingExtensions
             .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName)
             .RequireAuthenticatedUser());
         services.AddProblemDetails();
+        // Integers are integers in the document (ASP.NET Core's default number handling would also admit strings).
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);
         services.AddOpenApi(options => options
+            .AddDocumentTransformer(ApiSchemas.DescribeDocumentAsync)
+            .AddSchemaTransformer(ApiSchemas.DescribeSchemaAsync)
             .AddOperationTransformer(JsonRequestBody.DescribeAsync)
+            .AddDocumentTransformer(DefinitionSchema.DescribeAsync)
             .AddDocumentTransformer(ApiKeyOpenApi.DescribeSchemeAsync)
             .AddOperationTransformer(ApiKeyOpenApi.DescribeRequirementAsync));
         services.AddSingleton<GatewayMetrics>();

@@ -7,9 +7,9 @@ namespace MeshHook.Grains.Definitions;
 /// <summary>Turns one node's type and data into its typed <see cref="WorkflowNode"/>, recording every problem with the data.</summary>
 internal static class NodeParser
 {
-    public const int MaxTimeoutMs = 300_000;
-    public const int DefaultTimeoutMs = 10_000;
-    public const long MaxDelayMs = 30L * 24 * 60 * 60 * 1000;
+    public const int MaxTimeoutMs = HttpCallNode.MaxTimeoutMs;
+    public const int DefaultTimeoutMs = HttpCallNode.DefaultTimeoutMs;
+    public const long MaxDelayMs = DelayNode.MaxMs;
 
     private static readonly HashSet<string> KnownTypes = new(StringComparer.Ordinal)
     {

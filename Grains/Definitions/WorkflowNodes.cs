@@ -37,6 +37,9 @@ public sealed record HttpCallNode(
     public const string TypeName = "http_call";
     public override string Type => TypeName;
 
+    /// <summary>The longest per-attempt timeout a definition may set, and the one it gets without <c>timeoutMs</c>.</summary>
+    public const int MaxTimeoutMs = 300_000, DefaultTimeoutMs = 10_000;
+
     /// <summary>The named secrets this call's headers use, each once.</summary>
     public IEnumerable<string> SecretNames => Headers.Select(h => h.Value).OfType<SecretHeaderValue>().Select(s => s.Name).Distinct(StringComparer.Ordinal);
 }
@@ -82,6 +85,9 @@ public sealed record BranchNode(string Id, JmesExpression Condition) : WorkflowN
 /// <summary>A durable wait: the due time is fixed when the step first starts and survives restarts.</summary>
 public sealed record DelayNode(string Id, TimeSpan Duration) : WorkflowNode(Id)
 {
+    /// <summary>The longest delay a definition may ask for: 30 days.</summary>
+    public const long MaxMs = 30L * 24 * 60 * 60 * 1000;
+
     public const string TypeName = "delay";
     public override string Type => TypeName;
 }
