@@ -228,57 +228,8 @@ public sealed class SiloStartupTests
     [Fact]
     public async Task Silo_SigtermWhileJoiningTheCluster_ExitsZero()
     {
-        var connectionString = await PostgresServer.CreateEmptyDatabaseAsync("proc_joinsig");
-        await using (var migrate = StartSilo(new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = connectionString }, "--migrate"))
-        {
-            (await migrate.WaitForExitAsync(ExitTimeout)).Should().Be(0, migrate.Output);
-        }
-
-        await using var holder = new Npgsql.NpgsqlConnection(connectionString);
-        await holder.OpenAsync();
-        var hold = await holder.BeginTransactionAsync();
-        await using (var take = new Npgsql.NpgsqlCommand("LOCK TABLE orleans_membership IN ACCESS EXCLUSIVE MODE", holder, hold))
-        {
-            await take.ExecuteNonQueryAsync();
-        }
-
-        await using var silo = ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo)
-        {
-            Ports = ProgramPorts.Silo,
-            Environment = new Dictionary<string, string?>
-            {
-                ["ConnectionStrings__MeshHook"] = connectionString,
-                ["Orleans__ClusterId"] = $"proc-{Guid.NewGuid():N}",
-            },
-        });
-        int exitCode;
-        try
-        {
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-            while (true)
-            {
-                silo.HasExited.Should().BeFalse("the silo waits for the membership table; output:\n" + silo.Output);
-                await using var waiting = new Npgsql.NpgsqlCommand(
-                    "SELECT count(*) FROM pg_locks WHERE relation = 'orleans_membership'::regclass AND NOT granted", holder, hold);
-                if ((long)(await waiting.ExecuteScalarAsync())! > 0)
-                {
-                    break;
-                }
-
-                DateTime.UtcNow.Should().BeBefore(deadline, "the silo should be joining by now; output:\n" + silo.Output);
-                await Task.Delay(100);
-            }
-
-            silo.Terminate();
-            // Orleans' membership read may not heed the cancellation: let it through a moment later.
-            await Task.WhenAny(silo.Exited, Task.Delay(TimeSpan.FromSeconds(3)));
-        }
-        finally
-        {
-            await hold.RollbackAsync();
-        }
-
-        exitCode = await silo.WaitForExitAsync(ExitTimeout);
+        await using var silo = await SigtermWhileParkedOnMembershipAsync("proc_joinsig", "ACCESS EXCLUSIVE");
+        var exitCode = await silo.WaitForExitAsync(ExitTimeout);
         exitCode.Should().Be(0, "a SIGTERM while joining is a clean stop; output:\n" + silo.Output);
         silo.Output.Should().Contain("Stop requested while starting (joining the cluster)");
         silo.Output.Should().NotContain("Unhandled exception");
@@ -294,7 +245,22 @@ public sealed class SiloStartupTests
     [Fact]
     public async Task Silo_SigtermWhileItsJoinWriteWaits_ExitsZero_NamingTheCancellation()
     {
-        var connectionString = await PostgresServer.CreateEmptyDatabaseAsync("proc_stagesig");
+        await using var silo = await SigtermWhileParkedOnMembershipAsync("proc_stagesig", "EXCLUSIVE");
+        var exitCode = await silo.WaitForExitAsync(ExitTimeout);
+        exitCode.Should().Be(0, "a SIGTERM while starting is a clean stop; output:\n" + silo.Output);
+        silo.Output.Should().Contain("Stop requested while starting (joining the cluster): stopping what started (OperationCanceledException)");
+        silo.Output.Should().Contain("stage 'AfterRuntimeGrainServices (8100)'", "the silo had read the table and was writing its status");
+        silo.Output.Should().NotContain("Unhandled exception");
+    }
+
+    /// <summary>
+    /// Starts a silo on a fresh, migrated database whose membership table is locked in <paramref name="lockMode"/>,
+    /// waits until the silo waits for that lock, sends SIGTERM, gives the silo up to 3 s to exit (Orleans' membership
+    /// calls may not heed the cancellation), then releases the lock. Returns the silo, exited or exiting.
+    /// </summary>
+    private static async Task<ProgramProcess> SigtermWhileParkedOnMembershipAsync(string database, string lockMode)
+    {
+        var connectionString = await PostgresServer.CreateEmptyDatabaseAsync(database);
         await using (var migrate = StartSilo(new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = connectionString }, "--migrate"))
         {
             (await migrate.WaitForExitAsync(ExitTimeout)).Should().Be(0, migrate.Output);
@@ -303,12 +269,12 @@ public sealed class SiloStartupTests
         await using var holder = new Npgsql.NpgsqlConnection(connectionString);
         await holder.OpenAsync();
         var hold = await holder.BeginTransactionAsync();
-        await using (var take = new Npgsql.NpgsqlCommand("LOCK TABLE orleans_membership IN EXCLUSIVE MODE", holder, hold))
+        await using (var take = new Npgsql.NpgsqlCommand($"LOCK TABLE orleans_membership IN {lockMode} MODE", holder, hold))
         {
             await take.ExecuteNonQueryAsync();
         }
 
-        await using var silo = ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo)
+        var silo = ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo)
         {
             Ports = ProgramPorts.Silo,
             Environment = new Dictionary<string, string?>
@@ -336,17 +302,17 @@ public sealed class SiloStartupTests
 
             silo.Terminate();
             await Task.WhenAny(silo.Exited, Task.Delay(TimeSpan.FromSeconds(3)));
+            return silo;
+        }
+        catch
+        {
+            await silo.DisposeAsync();
+            throw;
         }
         finally
         {
             await hold.RollbackAsync();
         }
-
-        var exitCode = await silo.WaitForExitAsync(ExitTimeout);
-        exitCode.Should().Be(0, "a SIGTERM while starting is a clean stop; output:\n" + silo.Output);
-        silo.Output.Should().Contain("Stop requested while starting (joining the cluster): stopping what started (OperationCanceledException)");
-        silo.Output.Should().Contain("stage 'AfterRuntimeGrainServices (8100)'", "the silo had read the table and was writing its status");
-        silo.Output.Should().NotContain("Unhandled exception");
     }
 
     [Fact]
