@@ -1,3 +1,5 @@
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 using MeshHook.Gateway.Api;
 using MeshHook.Gateway.Cluster;
 using MeshHook.Gateway.Ops;
@@ -75,10 +77,20 @@ public static class GatewayHostingExtensions
             .AddCheck<StoppingHealthCheck>("stopping", tags: ["ready"])
             .AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"])
             .AddCheck<ClusterHealthCheck>("cluster", tags: ["ready"]);
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(GatewayMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
-            .AddRuntimeInstrumentation()
-            .AddPrometheusExporter());
+        var telemetry = services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("meshhook-gateway", serviceInstanceId: Environment.MachineName))
+            .WithMetrics(metrics => metrics
+                .AddMeter(GatewayMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
+                .AddRuntimeInstrumentation()
+                .AddPrometheusExporter());
+        // Traces only when an OTLP endpoint is configured (the standard variable); otherwise nothing listens.
+        if (!string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            telemetry.WithTracing(tracing => tracing
+                .AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+                .AddAspNetCoreInstrumentation()
+                .AddOtlpExporter());
+        }
         return builder;
     }
 
@@ -113,6 +125,7 @@ public static class GatewayHostingExtensions
         var hostedBefore = services.Where(d => d.ServiceType == typeof(IHostedService)).ToHashSet();
         builder.UseOrleansClient(client =>
         {
+            client.AddActivityPropagation();
             client.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = builder.Configuration["Orleans:ClusterId"] ?? "meshhook";

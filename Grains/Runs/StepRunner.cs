@@ -48,6 +48,7 @@ public sealed class StepRunner(StepExecutors executors, RunMetrics metrics, Time
         Func<IReadOnlyList<HttpAttempt>, Task>? saveAttempts = null)
     {
         var attempts = new AttemptRecorder(saveAttempts);
+        using var span = RunTracing.StartStep(runId, node);
         var started = time.GetTimestamp();
         StepOutcome? outcome = null;
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(signals.Deactivating, signals.RunCanceled, signals.CutOff);
@@ -87,6 +88,12 @@ public sealed class StepRunner(StepExecutors executors, RunMetrics metrics, Time
         finally
         {
             metrics.StepFinished(node.Type, MetricName(outcome), time.GetElapsedTime(started));
+            span?.SetTag("meshhook.outcome", MetricName(outcome));
+            span?.SetTag("meshhook.attempts", attempts.Count);
+            if (outcome is StepOutcome.Failed)
+            {
+                span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error);
+            }
         }
 
         return new StepResult(outcome, attempts.Drain());
@@ -106,7 +113,16 @@ public sealed class StepRunner(StepExecutors executors, RunMetrics metrics, Time
     {
         private readonly ConcurrentQueue<HttpAttempt> _attempts = new();
 
-        public void OnHttpAttempt(HttpAttempt attempt) => _attempts.Enqueue(attempt);
+        private int _count;
+
+        /// <summary>HTTP attempts reported so far, handed out or not.</summary>
+        public int Count => Volatile.Read(ref _count);
+
+        public void OnHttpAttempt(HttpAttempt attempt)
+        {
+            Interlocked.Increment(ref _count);
+            _attempts.Enqueue(attempt);
+        }
 
         public async Task BeforeRetryAsync()
         {

@@ -49,6 +49,8 @@ public static class MeshHookSiloBuilderExtensions
         // the distributed directory hands its partitions over instead, so runs elsewhere keep running.
 #pragma warning disable ORLEANSEXP003
         silo.AddDistributedGrainDirectory();
+        // A grain call carries the caller's trace (W3C), so a run's spans join the intake's trace.
+        silo.AddActivityPropagation();
 #pragma warning restore ORLEANSEXP003
 
         if (useAdoNetClustering)

@@ -1,3 +1,5 @@
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 using System.Net;
 using MeshHook.Grains.Runs;
 using MeshHook.Ops;
@@ -175,10 +177,20 @@ public static class SiloProgram
             .AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"])
             .AddCheck<SiloActiveHealthCheck>("silo", tags: ["ready"])
             .AddCheck<ReminderServiceHealthCheck>("reminders", tags: ["ready"]);
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(RunMetrics.MeterName, ShutdownMetrics.MeterName)
-            .AddRuntimeInstrumentation()
-            .AddPrometheusExporter());
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("meshhook-silo", serviceInstanceId: Environment.MachineName))
+            .WithMetrics(metrics => metrics
+                .AddMeter(RunMetrics.MeterName, ShutdownMetrics.MeterName)
+                .AddRuntimeInstrumentation()
+                .AddPrometheusExporter());
+        // Traces only when an OTLP endpoint is configured (the standard variable): otherwise no listener exists and
+        // no span is even created.
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            telemetry.WithTracing(tracing => tracing.AddMeshHookSiloTracing()
+                .AddOtlpExporter());
+        }
+
         return builder;
     }
 

@@ -1,0 +1,48 @@
+using System.Text.RegularExpressions;
+using AwesomeAssertions;
+using MeshHook.Tests.Integration.Infrastructure;
+using MeshHook.Tests.Integration.Runs;
+using MeshHook.Tests.Process.Infrastructure;
+
+namespace MeshHook.Tests.Process;
+
+/// <summary>
+/// With <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> set, a real silo traces its steps and an http_call's request carries the
+/// step's W3C <c>traceparent</c>, so the receiving service joins the trace. Without it, nothing listens, no span is
+/// created, and no request carries one. (The endpoint here is a closed port: the exporter's failures stay inside it.)
+/// </summary>
+[Collection(SiloProcessesCollection.Name)]
+public sealed partial class TraceparentTests
+{
+    [Fact]
+    public async Task HttpCall_WithTracingOn_CarriesTheStepsTraceparent_OneTracePerRun()
+    {
+        var requests = await RunTwoAsync("proc_trace_on", new Dictionary<string, string?> { ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:9" });
+
+        requests.Should().HaveCount(2).And.AllSatisfy(r => r.Headers.Should().ContainKey("traceparent"));
+        var traceIds = requests.Select(r => Traceparent().Match(r.Headers["traceparent"])).Select(m => m.Success ? m.Groups[1].Value : "malformed").ToList();
+        traceIds.Should().NotContain("malformed", "traceparent is 00-<trace id>-<span id>-<flags>");
+        traceIds.Distinct().Should().HaveCount(2, "each run started on its own has a trace of its own");
+    }
+
+    [Fact]
+    public async Task HttpCall_WithTracingOff_CarriesNoTraceparent()
+    {
+        var requests = await RunTwoAsync("proc_trace_off", new Dictionary<string, string?>());
+
+        requests.Should().HaveCount(2).And.AllSatisfy(r => r.Headers.Should().NotContainKey("traceparent"));
+    }
+
+    private static async Task<List<SinkRequest>> RunTwoAsync(string database, Dictionary<string, string?> settings)
+    {
+        await using var cluster = await ProcessCluster.CreateAsync(database, settings);
+        await cluster.StartSilosAsync("a");
+        var slug = await cluster.PublishAsync(Workflows.Linear(cluster.Sink.BaseAddress, "/traced"));
+        var runIds = await cluster.Database.CreateRunsAsync(slug, 2);
+        await RunChecks.AllSucceedAsync(cluster, runIds, TimeSpan.FromSeconds(60), "both runs finish");
+        return [.. cluster.Sink.Requests.Where(r => r.Path == "/traced")];
+    }
+
+    [GeneratedRegex("^00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")]
+    private static partial Regex Traceparent();
+}
