@@ -33,6 +33,28 @@ public sealed partial class TraceparentTests
         requests.Should().HaveCount(2).And.AllSatisfy(r => r.Headers.Should().NotContainKey("traceparent"));
     }
 
+    [Fact]
+    public async Task JsonLogs_OfAStep_CarryItsTraceId()
+    {
+        await using var cluster = await ProcessCluster.CreateAsync("proc_trace_logs", new Dictionary<string, string?>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:9",
+            ["Logging__Console__FormatterName"] = "json",
+            ["Logging__Console__FormatterOptions__IncludeScopes"] = "true",
+        });
+        var silo = (await cluster.StartSilosAsync("a"))[0];
+        var slug = await cluster.PublishAsync(Workflows.CallStatus(cluster.Sink.BaseAddress, 404));
+        var runId = (await cluster.Database.CreateRunsAsync(slug, 1))[0];
+        await Poll.UntilAsync(async () => (await cluster.Database.StatusesAsync([runId]))[runId] == "failed", "the run fails on the 404", TimeSpan.FromSeconds(60));
+
+        var traceId = Traceparent().Match(cluster.Sink.Requests.Single(r => r.IdempotencyKey == $"mh-{runId}-call").Headers["traceparent"]).Groups[1].Value;
+        var line = silo.Process.Output.Split('\n').Single(l => l.Contains($"http_call call of run {runId} failed", StringComparison.Ordinal));
+        using var json = System.Text.Json.JsonDocument.Parse(line[line.IndexOf('{', StringComparison.Ordinal)..]);
+        var scopes = json.RootElement.GetProperty("Scopes").EnumerateArray().Where(s => s.ValueKind == System.Text.Json.JsonValueKind.Object).ToList();
+        var traceIds = scopes.Select(s => s.TryGetProperty("TraceId", out var id) ? id.GetString() : null).ToList();
+        traceIds.Should().Contain(traceId, "the step's log line names the trace the peer joined");
+    }
+
     private static async Task<List<SinkRequest>> RunTwoAsync(string database, Dictionary<string, string?> settings)
     {
         await using var cluster = await ProcessCluster.CreateAsync(database, settings);
