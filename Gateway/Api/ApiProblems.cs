@@ -27,6 +27,16 @@ public static class ApiProblems
     public static IResult NotJsonContentType(string? contentType) =>
         BadRequest($"the body must be JSON: content type '{contentType}' is not JSON; send application/json");
 
+    /// <summary>
+    /// 503 with Retry-After because Postgres could not serve <paramref name="operation"/>, logged once with the failure's
+    /// type and message (<see cref="GatewayLog.StoreUnavailable"/>).
+    /// </summary>
+    public static IResult StoreUnavailable(HttpContext context, int retryAfterSeconds, ILogger logger, string operation, Exception failure, string detail)
+    {
+        GatewayLog.StoreUnavailable(logger, operation, failure.GetType().Name, failure.Message);
+        return Unavailable(context, retryAfterSeconds, detail);
+    }
+
     /// <summary>503 with Retry-After: a dependency (Postgres, the cluster) cannot serve the request now.</summary>
     public static IResult Unavailable(HttpContext context, int retryAfterSeconds, string detail)
     {

@@ -91,9 +91,8 @@ public static class HooksApi
         }
         catch (Exception e) when (IsStoreUnavailable(e, cancellationToken))
         {
-            GatewayLog.StoreUnavailable(logger, "intake", e.GetType().Name, e.Message);
             metrics.Intake("unavailable");
-            return ApiProblems.Unavailable(context, settings.RetryAfterSeconds, "the run cannot be stored now; retry later");
+            return ApiProblems.StoreUnavailable(context, settings.RetryAfterSeconds, logger, "intake", e, "the run cannot be stored now; retry later");
         }
 
         if (workflow is null)
@@ -144,9 +143,8 @@ public static class HooksApi
         }
         catch (Exception e) when (IsStoreUnavailable(e, cancellationToken))
         {
-            GatewayLog.StoreUnavailable(logger, "intake", e.GetType().Name, e.Message);
             metrics.Intake("unavailable");
-            return ApiProblems.Unavailable(context, settings.RetryAfterSeconds, "the run cannot be stored now; retry later");
+            return ApiProblems.StoreUnavailable(context, settings.RetryAfterSeconds, logger, "intake", e, "the run cannot be stored now; retry later");
         }
 
         GatewayLog.RunStored(logger, runId, slug, created);

@@ -94,8 +94,7 @@ public static class RunsApi
         }
         catch (Exception e) when (HooksApi.IsStoreUnavailable(e, cancellationToken))
         {
-            GatewayLog.StoreUnavailable(loggers.CreateLogger(typeof(RunsApi).FullName!), "read events", e.GetType().Name, e.Message);
-            return ApiProblems.Unavailable(context, options.Value.RetryAfterSeconds, "the history cannot be read now; retry later");
+            return ApiProblems.StoreUnavailable(context, options.Value.RetryAfterSeconds, loggers.CreateLogger(typeof(RunsApi).FullName!), "read events", e, "the history cannot be read now; retry later");
         }
 
         // Every stored run has its run_created event (written with the row), so no events means no run.

@@ -109,8 +109,7 @@ public static class SecretsApi
         }
         catch (Exception e) when (HooksApi.IsStoreUnavailable(e, cancellationToken))
         {
-            GatewayLog.StoreUnavailable(logger, "store secret", e.GetType().Name, e.Message);
-            return ApiProblems.Unavailable(context, options.Value.RetryAfterSeconds, "the secret cannot be stored now; retry later");
+            return ApiProblems.StoreUnavailable(context, options.Value.RetryAfterSeconds, logger, "store secret", e, "the secret cannot be stored now; retry later");
         }
 
         GatewayLog.SecretStored(logger, name, created);
@@ -138,8 +137,7 @@ public static class SecretsApi
         }
         catch (Exception e) when (HooksApi.IsStoreUnavailable(e, cancellationToken))
         {
-            GatewayLog.StoreUnavailable(logger, "delete secret", e.GetType().Name, e.Message);
-            return ApiProblems.Unavailable(context, options.Value.RetryAfterSeconds, "the secret cannot be deleted now; retry later");
+            return ApiProblems.StoreUnavailable(context, options.Value.RetryAfterSeconds, logger, "delete secret", e, "the secret cannot be deleted now; retry later");
         }
 
         if (!deleted)
@@ -164,8 +162,7 @@ public static class SecretsApi
         }
         catch (Exception e) when (HooksApi.IsStoreUnavailable(e, cancellationToken))
         {
-            GatewayLog.StoreUnavailable(loggers.CreateLogger(typeof(SecretsApi).FullName!), "list secrets", e.GetType().Name, e.Message);
-            return ApiProblems.Unavailable(context, options.Value.RetryAfterSeconds, "the secrets cannot be listed now; retry later");
+            return ApiProblems.StoreUnavailable(context, options.Value.RetryAfterSeconds, loggers.CreateLogger(typeof(SecretsApi).FullName!), "list secrets", e, "the secrets cannot be listed now; retry later");
         }
     }
 

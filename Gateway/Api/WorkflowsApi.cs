@@ -175,8 +175,7 @@ public static class WorkflowsApi
         }
         catch (Exception e) when (HooksApi.IsStoreUnavailable(e, cancellationToken))
         {
-            GatewayLog.StoreUnavailable(logger, "publish", e.GetType().Name, e.Message);
-            return ApiProblems.Unavailable(context, options.Value.RetryAfterSeconds, "the workflow cannot be stored now; retry later");
+            return ApiProblems.StoreUnavailable(context, options.Value.RetryAfterSeconds, logger, "publish", e, "the workflow cannot be stored now; retry later");
         }
 
         GatewayLog.WorkflowPublished(logger, slug, version);
@@ -203,8 +202,7 @@ public static class WorkflowsApi
         }
         catch (Exception e) when (HooksApi.IsStoreUnavailable(e, cancellationToken))
         {
-            GatewayLog.StoreUnavailable(loggers.CreateLogger(typeof(WorkflowsApi).FullName!), "read workflow", e.GetType().Name, e.Message);
-            return ApiProblems.Unavailable(context, options.Value.RetryAfterSeconds, "the workflow cannot be read now; retry later");
+            return ApiProblems.StoreUnavailable(context, options.Value.RetryAfterSeconds, loggers.CreateLogger(typeof(WorkflowsApi).FullName!), "read workflow", e, "the workflow cannot be read now; retry later");
         }
 
         if (workflow is null)
