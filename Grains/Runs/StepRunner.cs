@@ -57,14 +57,10 @@ public sealed class StepRunner(StepExecutors executors, RunMetrics metrics, Time
             var invocation = new StepInvocation(runId, node, context, firstStartedAt, attempts, signals.SiloStopping);
             outcome = await executors.For(node.Type).ExecuteAsync(invocation, cancellation.Token);
         }
-        catch (AttemptsNotSavedException e)
+        catch (Exception e) when (e is AttemptsNotSavedException or StepStoreException)
         {
-            ExceptionDispatchInfo.Throw(e.InnerException!);
-            throw;
-        }
-        catch (StepStoreException e)
-        {
-            // As a failed checkpoint: the run's problem, thrown as it was, not a failure of the step.
+            // The engine's store failed (saving attempts, reading secrets): the run's problem, thrown as it was, as a
+            // failed checkpoint is, not a failure of the step.
             ExceptionDispatchInfo.Throw(e.InnerException!);
             throw;
         }
