@@ -125,26 +125,4 @@ public sealed class HttpCallSecretsTests : IAsyncDisposable
             return Task.FromResult(found);
         }
     }
-
-    private sealed class CapturingLogger(ConcurrentQueue<string> lines) : ILoggerProvider, ILogger
-    {
-        public ILogger CreateLogger(string categoryName) => this;
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            lines.Enqueue($"{formatter(state, exception)} {exception}");
-            if (state is IEnumerable<KeyValuePair<string, object?>> values)
-            {
-                lines.Enqueue(string.Join(" ", values.Select(v => $"{v.Key}={v.Value}")));
-            }
-        }
-
-        public void Dispose()
-        {
-        }
-    }
 }

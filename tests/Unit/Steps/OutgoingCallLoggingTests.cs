@@ -20,7 +20,7 @@ public sealed class OutgoingCallLoggingTests
     {
         var lines = new ConcurrentQueue<string>();
         await using var services = new ServiceCollection()
-            .AddLogging(logging => logging.SetMinimumLevel(LogLevel.Trace).AddProvider(new Capturing(lines)))
+            .AddLogging(logging => logging.SetMinimumLevel(LogLevel.Trace).AddProvider(new CapturingLogger(lines)))
             .AddMeshHookSteps()
             .AllowLoopback()
             .BuildServiceProvider();
@@ -44,22 +44,5 @@ public sealed class OutgoingCallLoggingTests
         outcome.Should().BeOfType<StepOutcome.Succeeded>();
         lines.Should().NotBeEmpty("the executor logs its attempts at debug level");
         lines.Should().NotContain(l => l.Contains("secretpath") || l.Contains("querysecret"), "a URL's path and query are never logged");
-    }
-
-    private sealed class Capturing(ConcurrentQueue<string> lines) : ILoggerProvider, ILogger
-    {
-        public ILogger CreateLogger(string categoryName) => this;
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            lines.Enqueue($"{formatter(state, exception)} {exception} {state}");
-
-        public void Dispose()
-        {
-        }
     }
 }
