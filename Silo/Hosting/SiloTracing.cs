@@ -1,3 +1,4 @@
+using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using MeshHook.Grains.Runs;
 
@@ -18,4 +19,16 @@ public static class SiloTracing
         // its scheme, host and port only, as the logs do.
         .AddHttpClientInstrumentation(http => http.EnrichWithHttpRequestMessage = (activity, request) =>
             activity.SetTag("url.full", request.RequestUri?.GetLeftPart(UriPartial.Authority)));
+}
+
+/// <summary>
+/// The silo's Orleans name (<c>meshhook.silo.name</c>) and address (<c>meshhook.silo.address</c>) on every span and metric
+/// it exports: the name is what meshhook_shutdowns, the run events and the logs call the silo.
+/// </summary>
+public sealed class SiloResourceDetector(ILocalSiloDetails silo) : IResourceDetector
+{
+    public Resource Detect() => new([
+        new KeyValuePair<string, object>("meshhook.silo.name", silo.Name),
+        new KeyValuePair<string, object>("meshhook.silo.address", silo.SiloAddress.ToString()),
+    ]);
 }
