@@ -52,6 +52,22 @@ public sealed class DeployFilesTests
     }
 
     [Fact]
+    public void GracefulShutdownDoc_KubernetesSnippet_PassesTheGraceProbePortAndAddressChecks()
+    {
+        var doc = File.ReadAllText(Path.Combine(DeployFiles.Root, "docs", "graceful-shutdown.md"));
+        var start = doc.IndexOf("```yaml\nspec:\n", StringComparison.Ordinal);
+        start.Should().BeGreaterThanOrEqualTo(0, "docs/graceful-shutdown.md shows the silo's pod spec in a yaml block");
+        start += "```yaml\n".Length;
+        var snippet = doc[start..doc.IndexOf("```", start, StringComparison.Ordinal)];
+
+        // The snippet shows the parts that matter for shutdown; secrets and security contexts are in deploy/k8s.
+        var problems = DeployFiles.Checks().CheckKubernetes([("docs/graceful-shutdown.md", "kind: Pod\nmetadata:\n  name: snippet\n" + snippet)]);
+
+        problems.Where(p => !p.StartsWith("secret:", StringComparison.Ordinal) && !p.StartsWith("root:", StringComparison.Ordinal)).Should().BeEmpty();
+        problems.Should().NotBeEmpty("the snippet leaves the secrets out, and the checks see that");
+    }
+
+    [Fact]
     public void Kustomizations_ListOnlyFilesThatExist()
     {
         var kustomizations = Directory.EnumerateFiles(DeployFiles.KubernetesDirectory, "kustomization.yaml", SearchOption.AllDirectories).ToList();
