@@ -544,17 +544,32 @@ public sealed partial class DeployChecks(Dockerfile? siloDockerfile, Dockerfile?
     // ---------------------------------------------------------------- compose
 
     /// <summary>The services of a compose file that run the programs, with host networking in mind (distinct ports).</summary>
-    public IReadOnlyList<string> CheckCompose(string file, string text)
+    public IReadOnlyList<string> CheckCompose(string file, string text) => CheckCompose([(file, text)]);
+
+    /// <summary>The services of compose files used together (<c>-f a.yaml -f b.yaml</c>): host ports must be distinct across all of them.</summary>
+    public IReadOnlyList<string> CheckCompose(IEnumerable<(string File, string Text)> files)
     {
         var problems = new List<string>();
-        var documents = YamlNode.Documents(text);
-        if (documents.Count != 1)
+        var usedPorts = new Dictionary<int, string>();
+        foreach (var (file, text) in files)
         {
-            return [$"ports: {file} holds {documents.Count} YAML documents; a compose file is one"];
+            var documents = YamlNode.Documents(text);
+            if (documents.Count != 1)
+            {
+                problems.Add($"ports: {file} holds {documents.Count} YAML documents; a compose file is one");
+                continue;
+            }
+
+            problems.AddRange(CheckComposeServices(file, documents[0], usedPorts));
         }
 
-        var usedPorts = new Dictionary<int, string>();
-        foreach (var (service, node) in documents[0]["services"].Entries)
+        return problems;
+    }
+
+    private IEnumerable<string> CheckComposeServices(string file, YamlNode document, Dictionary<int, string> usedPorts)
+    {
+        var problems = new List<string>();
+        foreach (var (service, node) in document["services"].Entries)
         {
             var image = Interpolate(node["image"].Text);
             if (ProgramOf(image) is not { } program)
@@ -604,7 +619,7 @@ public sealed partial class DeployChecks(Dockerfile? siloDockerfile, Dockerfile?
                 }
                 else if (hostNetwork)
                 {
-                    usedPorts[key] = $"service {service}";
+                    usedPorts[key] = $"service {service} ({file})";
                 }
             }
 

@@ -298,7 +298,7 @@ public sealed class DeployChecksTests : IDisposable
         var broken = ReplaceFirst(compose, "Orleans__SiloPort: \"11112\"", "Orleans__SiloPort: \"11111\"");
 
         new DeployChecks(null, null).CheckCompose("compose.yaml", broken)
-            .Should().Contain(p => p.StartsWith("ports:", StringComparison.Ordinal) && p.Contains("service silo-2 listens on 11111 (Orleans silo) on the host's network, as service silo-1 does", StringComparison.Ordinal));
+            .Should().Contain(p => p.StartsWith("ports:", StringComparison.Ordinal) && p.Contains("service silo-2 listens on 11111 (Orleans silo) on the host's network, as service silo-1 (compose.yaml) does", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -308,6 +308,16 @@ public sealed class DeployChecksTests : IDisposable
 
         DeployChecks.CheckDockerfile(MeshHookProgram.Silo, "Silo/Dockerfile", dockerfile)
             .Should().Contain(p => p.StartsWith("ports:", StringComparison.Ordinal) && p.Contains("listens on 8081, which EXPOSE does not list", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Ports_TheScaleFilesSiloOnAPortOfCompose_IsCaught()
+    {
+        var compose = File.ReadAllText(DeployFiles.ComposePath);
+        var scale = ReplaceFirst(File.ReadAllText(DeployFiles.ComposeScalePath), "ASPNETCORE_URLS: http://127.0.0.1:8084", "ASPNETCORE_URLS: http://127.0.0.1:8083");
+
+        new DeployChecks(null, null).CheckCompose([("compose.yaml", compose), ("compose.scale.yaml", scale)])
+            .Should().Contain(p => p.StartsWith("ports:", StringComparison.Ordinal) && p.Contains("service silo-4 listens on 8083 (HTTP) on the host's network, as service silo-3 (compose.yaml) does", StringComparison.Ordinal));
     }
 
     // ------------------------------------------------------------ address and secrets

@@ -11,6 +11,9 @@ public static class DeployFiles
 
     public static string ComposePath => Path.Combine(Root, "compose.yaml");
 
+    /// <summary>The fourth silo, used with <c>-f compose.yaml -f compose.scale.yaml</c>.</summary>
+    public static string ComposeScalePath => Path.Combine(Root, "compose.scale.yaml");
+
     public static string DockerfilePath(MeshHookProgram program) => Path.Combine(Root, program.ToString(), "Dockerfile");
 
     /// <summary>Every YAML file under deploy/k8s, with its path relative to the repository root.</summary>

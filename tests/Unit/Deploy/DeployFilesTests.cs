@@ -33,11 +33,13 @@ public sealed class DeployFilesTests
     {
         var text = File.ReadAllText(DeployFiles.ComposePath);
         var services = YamlNode.Documents(text)[0]["services"].Entries.ToList();
-        services.Count(s => DeployChecks.ProgramOf(DeployChecks.Interpolate(s.Value["image"].Text)) == MeshHookProgram.Silo && s.Value["profiles"].IsMissing)
-            .Should().Be(3, "the local cluster has three silos by default");
+        services.Count(s => DeployChecks.ProgramOf(DeployChecks.Interpolate(s.Value["image"].Text)) == MeshHookProgram.Silo)
+            .Should().Be(3, "the local cluster has three silos");
         services.Should().Contain(s => DeployChecks.ProgramOf(DeployChecks.Interpolate(s.Value["image"].Text)) == MeshHookProgram.Gateway);
+        var scale = File.ReadAllText(DeployFiles.ComposeScalePath);
+        YamlNode.Documents(scale)[0]["services"].Entries.Select(s => s.Key).Should().Equal("silo-4");
 
-        DeployFiles.Checks().CheckCompose("compose.yaml", text).Should().BeEmpty();
+        DeployFiles.Checks().CheckCompose([("compose.yaml", text), ("compose.scale.yaml", scale)]).Should().BeEmpty();
     }
 
     [Theory]
