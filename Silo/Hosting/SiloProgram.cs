@@ -155,9 +155,10 @@ public static class SiloProgram
         }
 
         var endpoints = builder.Configuration.GetSection(OrleansEndpointOptions.Section).Get<OrleansEndpointOptions>() ?? new OrleansEndpointOptions();
-        if (!IPAddress.TryParse(endpoints.AdvertisedIP, out var advertised))
+        var advertisedIP = KubernetesHosting.AdvertisedIP(builder.Configuration, endpoints);
+        if (!IPAddress.TryParse(advertisedIP, out var advertised))
         {
-            throw new InvalidOperationException($"Orleans:AdvertisedIP '{endpoints.AdvertisedIP}' is not an IP address");
+            throw new InvalidOperationException($"Orleans:AdvertisedIP '{advertisedIP}' is not an IP address");
         }
 
         builder.UseOrleans(silo =>
@@ -169,6 +170,7 @@ public static class SiloProgram
             });
             silo.ConfigureEndpoints(advertised, endpoints.SiloPort, endpoints.GatewayPort, listenOnAnyHostAddress: true);
             silo.AddMeshHookEngine(connectionString, builder.Configuration);
+            silo.UseKubernetesHostingIfEnabled(builder.Configuration);
         });
 
         builder.Services.AddHostedService<ShutdownSignals>();
