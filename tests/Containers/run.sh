@@ -7,7 +7,7 @@
 #                 SIGTERM, and carry neither the host's CA nor a secret.
 # 2. webhooks     Postgres (scripts/pg.sh, own port), the schema applied by the silo image's --migrate, three silo
 #                 containers and a gateway container; a workflow (transform -> 300 ms delay -> http_call to a local
-#                 peer answering after 400 ms -> transform) published through the gateway's API with the API key, and
+#                 peer answering after 600 ms -> transform) published through the gateway's API with the API key, and
 #                 webhooks sent to it without pause until the end. Checked last: every run accepted during the whole
 #                 test succeeded, with a gap-free history and no checkpointed step repeated, and no intake failed.
 # 3. scale-out    a fourth silo container joins and takes new runs (workflow_runs.silo names it).
@@ -221,7 +221,7 @@ definition=$(cat <<JSON
     {"id": "hook", "type": "webhook"},
     {"id": "prep", "type": "transform", "data": {"expression": "{n: trigger.body.n, w: trigger.body.w}"}},
     {"id": "pause", "type": "delay", "data": {"ms": 300}},
-    {"id": "call", "type": "http_call", "data": {"method": "POST", "url": "http://127.0.0.1:$peer_port/step?ms=400", "body": "steps.prep", "timeoutMs": 20000, "retry": {"maxAttempts": 3, "baseDelayMs": 200, "maxDelayMs": 1000}}},
+    {"id": "call", "type": "http_call", "data": {"method": "POST", "url": "http://127.0.0.1:$peer_port/step?ms=600", "body": "steps.prep", "timeoutMs": 20000, "retry": {"maxAttempts": 3, "baseDelayMs": 200, "maxDelayMs": 1000}}},
     {"id": "done", "type": "transform", "data": {"expression": "steps.call.status"}}
   ],
   "edges": [
@@ -237,7 +237,7 @@ unauthorized=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$gateway/api/workf
 [ "$unauthorized" = 401 ] || finish "publishing without the API key answered $unauthorized, not 401"
 note "workflow '$slug' published through the gateway (201 with the key, 401 without)"
 
-# The load: two clients, each sending one webhook after another (about 10/s in all) with its own Idempotency-Key.
+# The load: three clients, each sending one webhook after another (about 12/s in all) with its own Idempotency-Key.
 # A 503 is retried after its Retry-After with the same key (up to 5 times); anything else that is not 202 fails.
 # One line per outcome in load.log: epoch phase client n outcome(accepted|retry503|failed) http_code runId.
 echo warmup >"$work/phase"
@@ -268,7 +268,7 @@ load_client() {
   done
 }
 : >"$work/load.log"
-for client in 1 2; do
+for client in 1 2 3; do
   load_client "$client" &
   load_pids+=($!)
 done
@@ -425,6 +425,8 @@ fi
 # 4. podman stop of one silo container running runs
 note "== 4. stop one: podman stop -t $grace of silo 1 while it runs runs"
 echo stop-one >"$work/phase"
+# The program itself is PID 1 (exec-form ENTRYPOINT), as the unprivileged user: podman stop's SIGTERM reaches it.
+pid1=$("${podman[@]}" top "${slot_container[1]}" pid user args 2>/dev/null | awk '$1 == 1 { $1 = ""; print substr($0, 2) }')
 hosting=$(wait_hosting 1 2 30)
 stop_silo 1
 row=$(shutdown_row 1 "$stop_from")
@@ -433,6 +435,8 @@ read -r h_count h_p50 h_max h_elsewhere <<<"$(handoff_latency 1 "$stop_from" "$s
 figures_stop_one="stop-to-exit ${stop_ms} ms, exit $stop_exit; it ran $hosting run(s) at SIGTERM; shutdown row: duration ${duration} ms (drain ${drain}, hand-off ${handoff}), steps completed $completed, interrupted $interrupted, runs handed off $handed, forced $forced; run_handed_off -> run_resumed: $h_count, p50 ${h_p50} ms, max ${h_max} ms, $h_elsewhere on another silo"
 note "$figures_stop_one"
 problems=()
+case "$pid1" in *" dotnet /app/MeshHook.Silo.dll"*) ;; *) problems+=("PID 1 in the silo container is '$pid1', not dotnet /app/MeshHook.Silo.dll") ;; esac
+case "$pid1" in root*|0*) problems+=("PID 1 runs as root: '$pid1'") ;; esac
 [ "$hosting" -ge 2 ] || problems+=("silo 1 never held 2 running runs, so the stop proves nothing")
 [ "$stop_exit" = 0 ] || problems+=("exit code $stop_exit, not 0")
 [ "$stop_ms" -lt $((grace * 1000)) ] || problems+=("took ${stop_ms} ms, not within the ${grace} s grace period")
@@ -441,7 +445,7 @@ problems=()
 [ "${handed:-0}" != - ] && [ "${handed:-0}" -gt 0 ] || problems+=("the shutdown row hands off no run")
 [ "$h_count" -gt 0 ] && [ "$h_count" = "$h_elsewhere" ] || problems+=("$h_count run_handed_off -> run_resumed pairs, $h_elsewhere resumed on another silo")
 check_runs stop-one || problems+=("the runs check failed (above)")
-if [ ${#problems[@]} -eq 0 ]; then verdict stop-one true "$figures_stop_one; all $checked_runs runs so far consistent"
+if [ ${#problems[@]} -eq 0 ]; then verdict stop-one true "PID 1: $pid1; $figures_stop_one; all $checked_runs runs so far consistent"
 else verdict stop-one false "$(IFS='; '; echo "${problems[*]}")"; fi
 
 # ---------------------------------------------------------------------------------------------------------------
