@@ -360,13 +360,18 @@ wait_hosting() {
   echo "$n"
 }
 
-# stop_silo SLOT: podman stop -t GRACE; sets stop_ms, stop_exit, stop_from, stop_to (UTC timestamps).
+# stop_silo SLOT: podman stop -t GRACE; sets stop_ms (until podman stop returned), exit_ms (until the process ended),
+# stop_exit, stop_from, stop_to (UTC timestamps).
 stop_silo() {
   local slot=$1 name=${slot_container[$1]} t0
   stop_from=$(ts_utc); t0=$(now_ms)
   "${podman[@]}" stop -t "$grace" "$name" >/dev/null 2>&1
   stop_ms=$(( $(now_ms) - t0 )); stop_to=$(ts_utc)
   stop_exit=$("${podman[@]}" inspect --format '{{.State.ExitCode}}' "$name" 2>/dev/null || echo "?")
+  # When the process itself ended, by the container's record (podman stop returns somewhat later).
+  local finished
+  finished=$("${podman[@]}" inspect --format '{{.State.FinishedAt}}' "$name" 2>/dev/null)
+  finished=$(date -d "${finished% UTC}" +%s%3N 2>/dev/null) && exit_ms=$(( finished - t0 )) || exit_ms="?"
   "${podman[@]}" logs "$name" >"$work/logs/$name.log" 2>&1
 }
 
@@ -376,15 +381,19 @@ shutdown_row() {
                    WHERE silo_address LIKE '$(silo_like "$1")' AND started_at >= '$2'::timestamptz - interval '2 seconds' ORDER BY started_at DESC LIMIT 1"
 }
 
-# handoff_latency SLOT FROM TO: "count p50_ms max_ms other_silo_count" of run_handed_off -> run_resumed for that silo's stop.
+# handoff_latency SLOT FROM TO: "count p50_ms max_ms other_silo_count suspended_p50_ms suspended_max_ms" of the
+# run_handed_off -> run_resumed pairs of that silo's stop: the time between the two events, how many resumed on
+# another silo, and how long each run had been suspended in all (run_resumed's suspendedMs: from the moment the
+# drain held its next step back to its resumption elsewhere).
 handoff_latency() {
   psql_q -F ' ' -c "WITH h AS (
-      SELECT e.run_id, e.ts AS off_ts, r.ts AS on_ts, r.payload->>'address' AS resumed_on
+      SELECT e.run_id, e.ts AS off_ts, r.ts AS on_ts, r.payload->>'address' AS resumed_on, (r.payload->>'suspendedMs')::bigint AS suspended
       FROM workflow_events e JOIN workflow_events r ON r.run_id = e.run_id AND r.seq = e.seq + 1 AND r.type = 'run_resumed'
       WHERE e.type = 'run_handed_off' AND e.ts BETWEEN '$2'::timestamptz AND '$3'::timestamptz + interval '1 second')
     SELECT count(*), coalesce(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM on_ts - off_ts) * 1000))::int, 0),
            coalesce(round(max(extract(epoch FROM on_ts - off_ts) * 1000))::int, 0),
-           count(*) FILTER (WHERE resumed_on NOT LIKE '$(silo_like "$1")')
+           count(*) FILTER (WHERE resumed_on NOT LIKE '$(silo_like "$1")'),
+           coalesce(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY suspended))::int, 0), coalesce(max(suspended), 0)
     FROM h"
 }
 
@@ -431,8 +440,8 @@ hosting=$(wait_hosting 1 2 30)
 stop_silo 1
 row=$(shutdown_row 1 "$stop_from")
 read -r forced duration drain handoff completed interrupted handed <<<"${row:-- - - - - - -}"
-read -r h_count h_p50 h_max h_elsewhere <<<"$(handoff_latency 1 "$stop_from" "$stop_to")"
-figures_stop_one="stop-to-exit ${stop_ms} ms, exit $stop_exit; it ran $hosting run(s) at SIGTERM; shutdown row: duration ${duration} ms (drain ${drain}, hand-off ${handoff}), steps completed $completed, interrupted $interrupted, runs handed off $handed, forced $forced; run_handed_off -> run_resumed: $h_count, p50 ${h_p50} ms, max ${h_max} ms, $h_elsewhere on another silo"
+read -r h_count h_p50 h_max h_elsewhere s_p50 s_max <<<"$(handoff_latency 1 "$stop_from" "$stop_to")"
+figures_stop_one="stop-to-exit ${stop_ms} ms (process ended after ${exit_ms} ms), exit $stop_exit; it ran $hosting run(s) at SIGTERM; shutdown row: duration ${duration} ms (drain ${drain}, hand-off ${handoff}), steps completed $completed, interrupted $interrupted, runs handed off $handed, forced $forced; run_handed_off -> run_resumed: $h_count, p50 ${h_p50} ms, max ${h_max} ms, $h_elsewhere on another silo, suspended p50 ${s_p50} ms, max ${s_max} ms"
 note "$figures_stop_one"
 problems=()
 case "$pid1" in *" dotnet /app/MeshHook.Silo.dll"*) ;; *) problems+=("PID 1 in the silo container is '$pid1', not dotnet /app/MeshHook.Silo.dll") ;; esac
@@ -461,7 +470,7 @@ for slot in 2 3 4; do
   stop_silo "$slot"
   row=$(shutdown_row "$slot" "$stop_from")
   read -r forced duration drain handoff completed interrupted handed <<<"${row:-- - - - - - -}"
-  read -r h_count h_p50 h_max h_elsewhere <<<"$(handoff_latency "$slot" "$stop_from" "$stop_to")"
+  read -r h_count h_p50 h_max h_elsewhere s_p50 s_max <<<"$(handoff_latency "$slot" "$stop_from" "$stop_to")"
   [ "$stop_exit" = 0 ] || problems+=("$old exit code $stop_exit")
   [ "$stop_ms" -lt $((grace * 1000)) ] || problems+=("$old took ${stop_ms} ms")
   [ "$forced" = f ] || problems+=("$old: shutdown row forced=$forced (or missing)")
@@ -469,7 +478,7 @@ for slot in 2 3 4; do
   start_silo "$slot"
   if wait_ready "http://127.0.0.1:$(silo_http "$slot")" "${slot_container[$slot]}" 120; then ready_ms=$(( $(now_ms) - t0 ))
   else ready_ms=never; problems+=("${slot_container[$slot]} did not become ready"); fi
-  line="silo $slot: $hosting running at SIGTERM, stop-to-exit ${stop_ms} ms (exit $stop_exit), hand-off ${handoff} ms, handed off $handed (resumed p50 ${h_p50} ms, max ${h_max} ms), replacement ready in ${ready_ms} ms"
+  line="silo $slot: $hosting running at SIGTERM, stop-to-exit ${stop_ms} ms (process ${exit_ms} ms, exit $stop_exit), hand-off ${handoff} ms, handed off $handed (resumed p50 ${h_p50} ms, max ${h_max} ms; suspended p50 ${s_p50} ms, max ${s_max} ms), replacement ready in ${ready_ms} ms"
   rolling_figures+=("$line")
   note "$line"
   sleep 2
@@ -495,28 +504,28 @@ echo scale-in >"$work/phase"
 problems=()
 wait_hosting 2 1 15 >/dev/null
 scalein_from=$(ts_utc)
-( stop_silo 2; echo "$stop_ms $stop_exit" >"$work/stop.2" ) &
+( stop_silo 2; echo "$stop_ms $stop_exit $exit_ms" >"$work/stop.2" ) &
 stopping_2=$!
-( stop_silo 3; echo "$stop_ms $stop_exit" >"$work/stop.3" ) &
+( stop_silo 3; echo "$stop_ms $stop_exit $exit_ms" >"$work/stop.3" ) &
 stopping_3=$!
 wait "$stopping_2" "$stopping_3"
 scalein_to=$(ts_utc)
 scalein_figures=()
 for slot in 2 3; do
-  read -r ms code <"$work/stop.$slot" || { ms=-; code=-; }
+  read -r ms code process_ms <"$work/stop.$slot" || { ms=-; code=-; process_ms=-; }
   row=$(shutdown_row "$slot" "$scalein_from")
   read -r forced duration drain handoff completed interrupted handed <<<"${row:-- - - - - - -}"
   [ "$code" = 0 ] || problems+=("silo $slot exit code $code")
   [ "$ms" != - ] && [ "$ms" -lt $((grace * 1000)) ] || problems+=("silo $slot took ${ms} ms")
   [ "$forced" = f ] || problems+=("silo $slot: shutdown row forced=$forced (or missing)")
-  scalein_figures+=("silo $slot stop-to-exit ${ms} ms (exit $code), hand-off ${handoff} ms, handed off $handed")
+  scalein_figures+=("silo $slot stop-to-exit ${ms} ms (process ${process_ms} ms, exit $code), hand-off ${handoff} ms, handed off $handed")
 done
-read -r h_count h_p50 h_max h_elsewhere <<<"$(handoff_latency 2 "$scalein_from" "$scalein_to")"
-note "scale in: $(IFS=';'; echo "${scalein_figures[*]}"); run_handed_off -> run_resumed: $h_count, p50 ${h_p50} ms, max ${h_max} ms"
+read -r h_count h_p50 h_max h_elsewhere s_p50 s_max <<<"$(handoff_latency 2 "$scalein_from" "$scalein_to")"
+note "scale in: $(IFS=';'; echo "${scalein_figures[*]}"); run_handed_off -> run_resumed: $h_count, p50 ${h_p50} ms, max ${h_max} ms; suspended p50 ${s_p50} ms, max ${s_max} ms"
 sleep 2
 check_runs scale-in || problems+=("the runs check failed (above)")
 if [ ${#problems[@]} -eq 0 ]; then
-  verdict scale-in true "$(IFS=';'; echo "${scalein_figures[*]}"); resumed p50 ${h_p50} ms, max ${h_max} ms; all $checked_runs runs so far consistent"
+  verdict scale-in true "$(IFS=';'; echo "${scalein_figures[*]}"); resumed p50 ${h_p50} ms, max ${h_max} ms (suspended p50 ${s_p50} ms, max ${s_max} ms); all $checked_runs runs so far consistent"
 else
   verdict scale-in false "$(IFS='; '; echo "${problems[*]}")"
 fi
