@@ -50,6 +50,20 @@ if ! grep -q "Test run summary" "$log"; then
 fi
 rm -f "$log"
 
+# The TypeScript client (clients/typescript): npm ci, tsc --strict, then node --test against real silos and a real
+# gateway. Node.js and npm are required; its script installs them from Debian's packages when missing.
+ts_out=$(mktemp -t meshhook-tsclient.XXXXXX)
+clients/typescript/test.sh 2>&1 | tee "$ts_out"
+ts_last=$(grep -E "^tests: [0-9]+ passed, [0-9]+ failed$" "$ts_out" | tail -n 1)
+if [ -n "$ts_last" ]; then
+  passed=$((passed + $(echo "$ts_last" | sed -E 's/^tests: ([0-9]+) passed.*/\1/')))
+  failed=$((failed + $(echo "$ts_last" | sed -E 's/.* ([0-9]+) failed$/\1/')))
+else
+  echo "test.sh: clients/typescript/test.sh did not report its count" >&2
+  failed=$((failed + 1))
+fi
+rm -f "$ts_out"
+
 # The chaos soak, short: each run is one test (its own throwaway Postgres, which it restarts; see docs/reliability.md).
 # A fixed seed, so a failure here replays with the same command.
 chaos() {

@@ -190,3 +190,19 @@ describe("schema", () => {
     assert.equal(readFileSync(join(root, "src/schema.d.ts"), "utf8"), readFileSync(out, "utf8"), "the API changed: run npm run generate and review src/schema.d.ts");
   });
 });
+
+describe("README", () => {
+  test("the SvelteKit snippets of the root README are the type-checked files of examples/sveltekit", () => {
+    const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+    const start = readme.indexOf("## Calling MeshHook from SvelteKit");
+    assert.ok(start >= 0, "the README has its SvelteKit section");
+    const end = readme.indexOf("\n## ", start + 1);
+    const section = readme.slice(start, end < 0 ? undefined : end);
+    const snippets = [...section.matchAll(/```ts\n\/\/ (\S+)\n([\s\S]*?)```/g)];
+    assert.ok(snippets.length >= 2, `found ${snippets.length} snippets`);
+    for (const [, file, text] of snippets) {
+      const path = join(repoRoot, "clients/typescript/examples/sveltekit", file!);
+      assert.equal(text, readFileSync(path, "utf8"), `README snippet ${file} differs from ${path}`);
+    }
+  });
+});
