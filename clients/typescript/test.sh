@@ -71,7 +71,7 @@ wait "$node_pid"
 status=$?
 sleep 0.2 # let tee finish writing
 # The spec reporter ends with "ℹ pass N", "ℹ fail N", "ℹ cancelled N".
-count() { grep -E "^. $1 [0-9]+$" "$out" | tail -n 1 | grep -oE "[0-9]+$" || echo 0; }
+count() { grep -E "^[^ ]+ $1 [0-9]+$" "$out" | tail -n 1 | grep -oE "[0-9]+$" || echo 0; }
 passed=$(count pass)
 failed=$(( $(count fail) + $(count cancelled) ))
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
