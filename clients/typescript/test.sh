@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Tests of @meshhook/engine-client, ending with the plain count
 #   tests: N passed, M failed
-# 1. npm ci (the exact versions of package-lock.json), then tsc --strict --noEmit over the package, its tests and the
-#    SvelteKit example (examples/sveltekit);
+# 1. npm ci (the exact versions of package-lock.json), then tsc --strict --noEmit over the package and its tests, the
+#    build (dist/), and tsc --strict --noEmit over the SvelteKit example (examples/sveltekit) against dist/;
 # 2. node --test: the client's rules against a local server, the signature helper, the checked-in schema against
 #    openapi/v1.json, and the client against the REAL programs (Silo/ and Gateway/ Release builds, started with dotnet
 #    as child processes on free ports, a fresh database on the Postgres of ConnectionStrings__MeshHook).
@@ -32,8 +32,11 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 echo "== npm ci (node $(node --version), npm $(npm --version))"
 npm ci --no-audit --no-fund --loglevel=error >/dev/null || fail "npm ci failed"
 
-echo "== tsc --strict --noEmit (package, tests, SvelteKit example)"
+echo "== tsc --strict --noEmit (package and tests), npm run build, tsc --strict --noEmit (SvelteKit example on dist/)"
 npx tsc -p tsconfig.json --strict --noEmit || fail "the package or its tests do not type-check"
+rm -rf dist
+npm run build --silent || fail "npm run build failed"
+# The example imports the package by its name, so it is checked against dist/ as an app would see it.
 npx tsc -p examples/sveltekit/tsconfig.json --strict --noEmit || fail "the SvelteKit example does not type-check"
 rm -rf .build
 npx tsc -p tsconfig.json --outDir .build --noCheck || fail "could not compile the tests"

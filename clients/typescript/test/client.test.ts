@@ -182,12 +182,23 @@ describe("retries", () => {
   });
 });
 
+describe("the built package", () => {
+  test("dist/ imports by the package's name and works (npm run build)", async () => {
+    const name = "@meshhook/engine-client";
+    const built = (await import(name)) as typeof import("../src/index.js");
+    assert.equal(typeof built.createEngineClient, "function");
+    assert.deepEqual(built.TERMINAL_STATUSES, ["succeeded", "failed", "canceled"]);
+    const expected = createHmac("sha256", "k").update("{}").digest("hex");
+    assert.deepEqual(await built.signWebhook("k", "{}"), { "X-Hub-Signature-256": `sha256=${expected}` });
+  });
+});
+
 describe("schema", () => {
-  test("src/schema.d.ts is what openapi-typescript makes of openapi/v1.json (npm run generate)", () => {
-    const out = join(mkdtempSync(join(tmpdir(), "meshhook-schema-")), "schema.d.ts");
+  test("src/schema.ts is what openapi-typescript makes of openapi/v1.json (npm run generate)", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "meshhook-schema-")), "schema.ts");
     const root = resolve(repoRoot, "clients/typescript");
     execFileSync(join(root, "node_modules/.bin/openapi-typescript"), [join(repoRoot, "openapi/v1.json"), "-o", out], { stdio: "pipe" });
-    assert.equal(readFileSync(join(root, "src/schema.d.ts"), "utf8"), readFileSync(out, "utf8"), "the API changed: run npm run generate and review src/schema.d.ts");
+    assert.equal(readFileSync(join(root, "src/schema.ts"), "utf8"), readFileSync(out, "utf8"), "the API changed: run npm run generate and review src/schema.ts");
   });
 });
 
