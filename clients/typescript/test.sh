@@ -49,6 +49,8 @@ fi
 pg_dir=""
 node_pid=""
 out=$(mktemp -t meshhook-tsclient.XXXXXX)
+export MESHHOOK_TS_LOGS
+MESHHOOK_TS_LOGS=$(mktemp -d -t meshhook-tsclient-logs.XXXXXX)
 cleanup() {
   # node kills the programs it started when it ends; this also covers a node killed itself.
   [ -n "$node_pid" ] && kill -KILL -- "-$node_pid" 2>/dev/null
@@ -80,6 +82,11 @@ failed=$(( $(count fail) + $(count cancelled) ))
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   echo "clients/typescript/test.sh: node --test exited $status" >&2
   failed=1
+fi
+if [ "$failed" -eq 0 ]; then
+  rm -rf "$MESHHOOK_TS_LOGS"
+else
+  echo "the programs' logs are kept in $MESHHOOK_TS_LOGS"
 fi
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

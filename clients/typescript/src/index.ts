@@ -40,6 +40,7 @@ export class EngineProblemError extends Error {
     operation: string,
   ) {
     const errors = (problem.errors ?? []).map((e) => (e.nodeId ? `${e.nodeId}: ${e.message}` : e.message));
+    if (errors.length === 0 && problem.detail) errors.push(problem.detail);
     super(`${operation}: ${status} ${problem.title ?? response.statusText}${errors.length ? ` (${errors.join("; ")})` : ""}`);
   }
 }

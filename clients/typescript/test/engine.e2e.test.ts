@@ -19,7 +19,6 @@ import {
   Database,
   gatewayDll,
   killAll,
-  logDir,
   makeKey,
   migrate,
   ProgramProcess,
@@ -126,9 +125,7 @@ before(async () => {
 });
 
 after(async () => {
-  const failed = process.exitCode !== undefined && process.exitCode !== 0;
   await killAll();
-  if (failed) console.log(`program logs kept in ${logDir()}`);
   await db?.drop();
 });
 

@@ -11,8 +11,8 @@ export const repoRoot = resolve(import.meta.dirname, "../../../..");
 export const siloDll = join(repoRoot, "Silo/bin/Release/net10.0/MeshHook.Silo.dll");
 export const gatewayDll = join(repoRoot, "Gateway/bin/Release/net10.0/MeshHook.Gateway.dll");
 let logs: string | undefined;
-/** Where the programs' output goes, made on first use. */
-export const logDir = () => (logs ??= mkdtempSync(join(tmpdir(), "meshhook-tsclient-")));
+/** Where the programs' output goes: MESHHOOK_TS_LOGS (test.sh keeps it when a test failed), else a new folder. */
+export const logDir = () => (logs ??= process.env.MESHHOOK_TS_LOGS || mkdtempSync(join(tmpdir(), "meshhook-tsclient-")));
 
 const children = new Set<ChildProcess>();
 // Whatever way this process ends, no program it started is left running.
