@@ -50,21 +50,31 @@ if ! grep -q "Test run summary" "$log"; then
 fi
 rm -f "$log"
 
+# Suites with a script of their own, each ending with its own line `tests: N passed, N failed`, added to the totals
+# (without that line the suite counts as one failure). Their output is shown, each line prefixed with the suite's name.
+suite() {
+  local name=$1; shift
+  local out last
+  out=$(mktemp -t meshhook-suite.XXXXXX)
+  echo "$name: $*"
+  "$@" 2>&1 | tee "$out" | sed "s/^/  [$name] /"
+  last=$(tail -n 1 "$out")
+  if [[ "$last" =~ ^tests:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    passed=$((passed + BASH_REMATCH[1]))
+    failed=$((failed + BASH_REMATCH[2]))
+  else
+    echo "$name: it ended without its result line; counted as one failure"
+    failed=$((failed + 1))
+  fi
+  rm -f "$out"
+}
+
+# The TypeScript client (clients/typescript): npm ci, tsc --strict, then node --test against real silos and a real
+# gateway. Node.js and npm are required; its script installs them from Debian's packages when missing.
+suite typescript clients/typescript/test.sh
 # The container test: images built from the project's Dockerfiles, silo and gateway containers run with podman
-# (installed from Debian's packages when missing), its own Postgres; see tests/Containers/run.sh. Its scenarios
-# count in the totals, read from its last line; without that line it counts as one failure.
-containers_out=$(mktemp -t meshhook-containers.XXXXXX)
-echo "container test: tests/Containers/run.sh"
-tests/Containers/run.sh 2>&1 | tee "$containers_out" | sed 's/^/  [containers] /'
-containers_result=$(tail -n 1 "$containers_out")
-if [[ "$containers_result" =~ ^tests:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-  passed=$((passed + BASH_REMATCH[1]))
-  failed=$((failed + BASH_REMATCH[2]))
-else
-  echo "container test: it ended without its result line; counted as one failure"
-  failed=$((failed + 1))
-fi
-rm -f "$containers_out"
+# (installed from Debian's packages when missing), its own Postgres; see tests/Containers/run.sh.
+suite containers tests/Containers/run.sh
 
 # The chaos soak, short: each run is one test (its own throwaway Postgres, which it restarts; see docs/reliability.md).
 # A fixed seed, so a failure here replays with the same command.
