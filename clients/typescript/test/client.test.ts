@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -195,10 +195,15 @@ describe("the built package", () => {
 
 describe("schema", () => {
   test("src/schema.ts is what openapi-typescript makes of openapi/v1.json (npm run generate)", () => {
-    const out = join(mkdtempSync(join(tmpdir(), "meshhook-schema-")), "schema.ts");
+    const dir = mkdtempSync(join(tmpdir(), "meshhook-schema-"));
+    const out = join(dir, "schema.ts");
     const root = resolve(repoRoot, "clients/typescript");
-    execFileSync(join(root, "node_modules/.bin/openapi-typescript"), [join(repoRoot, "openapi/v1.json"), "-o", out], { stdio: "pipe" });
-    assert.equal(readFileSync(join(root, "src/schema.ts"), "utf8"), readFileSync(out, "utf8"), "the API changed: run npm run generate and review src/schema.ts");
+    try {
+      execFileSync(join(root, "node_modules/.bin/openapi-typescript"), [join(repoRoot, "openapi/v1.json"), "-o", out], { stdio: "pipe" });
+      assert.equal(readFileSync(join(root, "src/schema.ts"), "utf8"), readFileSync(out, "utf8"), "the API changed: run npm run generate and review src/schema.ts");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
