@@ -6,7 +6,9 @@ using MeshHook.Gateway.Ops;
 using MeshHook.Gateway.Security;
 using MeshHook.Grains;
 using MeshHook.Grains.Runs;
+using Microsoft.AspNetCore.OpenApi;
 using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
 using Npgsql;
 using Microsoft.AspNetCore.Mvc;
 
@@ -36,9 +38,51 @@ public static class HooksApi
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .AddOpenApiOperationTransformer(DescribeHeadersAsync);
         return routes;
     }
+
+    /// <summary>The headers intake reads, which the handler takes from the request rather than as parameters.</summary>
+    private static Task DescribeHeadersAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        operation.Parameters ??= [];
+        operation.Parameters.Add(Header(
+            IdempotencyKeyHeader,
+            $"The client's key for this webhook, 1 to {MaxIdempotencyKeyLength} printable ASCII characters without spaces: the same key (per workflow) gives the same run, answered again with 202 and Idempotent-Replayed: true, so a client may retry a webhook whose answer it lost.",
+            MaxIdempotencyKeyLength));
+        operation.Parameters.Add(Header(
+            SignatureChecker.HubSignatureHeader,
+            "sha256=<hex HMAC-SHA256> of the raw body (of \"<timestamp>.<body>\" when the workflow asks for timestamped signatures), keyed with the workflow's secret. Required, this or X-Signature, when the workflow has a secret."));
+        operation.Parameters.Add(Header(
+            SignatureChecker.SignatureHeader,
+            "The same signature, the sha256= prefix optional. Every signature header sent must match."));
+        operation.Parameters.Add(Header(
+            SignatureChecker.TimestampHeader,
+            "Unix time in seconds that a timestamped signature covers; required when the workflow asks for timestamped signatures, and refused when over 5 minutes off."));
+        if (operation.Responses?.TryGetValue(StatusCodes.Status202Accepted.ToString(System.Globalization.CultureInfo.InvariantCulture), out var accepted) == true
+            && accepted is OpenApiResponse response)
+        {
+            response.Headers ??= new Dictionary<string, IOpenApiHeader>();
+            response.Headers["Location"] = new OpenApiHeader { Description = "The run: /api/runs/{runId}", Schema = new OpenApiSchema { Type = JsonSchemaType.String } };
+            response.Headers["Idempotent-Replayed"] = new OpenApiHeader
+            {
+                Description = "true when the Idempotency-Key named a run stored before: no new run was made",
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [System.Text.Json.Nodes.JsonValue.Create("true")] },
+            };
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private static OpenApiParameter Header(string name, string description, int? maxLength = null) => new()
+    {
+        Name = name,
+        In = ParameterLocation.Header,
+        Required = false,
+        Description = description,
+        Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = maxLength },
+    };
 
     private static async Task<IResult> PostAsync(
         string slug,

@@ -473,7 +473,16 @@ export interface operations {
     TriggerWorkflow: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The client's key for this webhook, 1 to 200 printable ASCII characters without spaces: the same key (per workflow) gives the same run, answered again with 202 and Idempotent-Replayed: true, so a client may retry a webhook whose answer it lost. */
+                "Idempotency-Key"?: string;
+                /** @description sha256=<hex HMAC-SHA256> of the raw body (of "<timestamp>.<body>" when the workflow asks for timestamped signatures), keyed with the workflow's secret. Required, this or X-Signature, when the workflow has a secret. */
+                "X-Hub-Signature-256"?: string;
+                /** @description The same signature, the sha256= prefix optional. Every signature header sent must match. */
+                "X-Signature"?: string;
+                /** @description Unix time in seconds that a timestamped signature covers; required when the workflow asks for timestamped signatures, and refused when over 5 minutes off. */
+                "X-Signature-Timestamp"?: string;
+            };
             path: {
                 slug: string;
             };
@@ -488,6 +497,10 @@ export interface operations {
             /** @description Accepted */
             202: {
                 headers: {
+                    /** @description The run: /api/runs/{runId} */
+                    Location?: string;
+                    /** @description true when the Idempotency-Key named a run stored before: no new run was made */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
