@@ -153,6 +153,13 @@ fi
 # ---------------------------------------------------------------------------------------------------------------
 # 2. Postgres, peer, silos, gateway, workflow, load
 note "== 2. Postgres on 127.0.0.1:$pg_port, the peer, three silo containers and the gateway container"
+# Host networking: every port this test uses must be free (a container test running already, or the containers of
+# one that was killed, would hold them: podman ps -a --filter label=meshhook-container-test).
+busy=()
+for port in "$pg_port" "$gateway_port" "$peer_port" $(for k in 1 2 3 4; do echo $((port_base + 10 + k)) $((port_base + 30 + k)) $((port_base + 50 + k)); done); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && busy+=("$port")
+done
+[ ${#busy[@]} -eq 0 ] || finish "ports already in use on 127.0.0.1: ${busy[*]} (set MESHHOOK_CONTAINERS_PORT_BASE / MESHHOOK_CONTAINERS_PG_PORT, or remove leftover containers: podman ps -a --filter label=meshhook-container-test)"
 scripts/pg.sh install >/dev/null || finish "PostgreSQL could not be installed"
 pg_dir=$work/pg
 if ! connection=$(PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off" scripts/pg.sh start "$pg_dir" "$pg_port"); then
@@ -184,7 +191,7 @@ start_silo() {
   name=$prefix-silo$slot-g$generation
   containers+=("$name")
   slot_container[$slot]=$name
-  "${podman[@]}" run -d --name "$name" --hostname "$name" --network host --stop-timeout "$grace" "${common_env[@]}" \
+  "${podman[@]}" run -d --name "$name" --label meshhook-container-test=1 --hostname "$name" --network host --stop-timeout "$grace" "${common_env[@]}" \
     -e "ASPNETCORE_URLS=http://127.0.0.1:$(silo_http "$slot")" \
     -e "Orleans__SiloPort=$(silo_port "$slot")" -e "Orleans__GatewayPort=$((port_base + 50 + slot))" \
     "$silo_image" >/dev/null
@@ -208,7 +215,7 @@ for slot in 1 2 3; do
 done
 note "three silos ready"
 containers+=("$prefix-gateway")
-"${podman[@]}" run -d --name "$prefix-gateway" --hostname "$prefix-gateway" --network host --stop-timeout "$grace" "${common_env[@]}" \
+"${podman[@]}" run -d --name "$prefix-gateway" --label meshhook-container-test=1 --hostname "$prefix-gateway" --network host --stop-timeout "$grace" "${common_env[@]}" \
   -e "MeshHook__Gateway__ApiKeys__0=$api_key" -e "ASPNETCORE_URLS=http://127.0.0.1:$gateway_port" \
   "$gateway_image" >/dev/null || finish "the gateway container could not start"
 wait_ready "$gateway" "$prefix-gateway" 90 || finish "the gateway did not become ready"
