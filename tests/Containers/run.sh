@@ -23,6 +23,7 @@
 # Environment: MESHHOOK_CONTAINERS_PG_PORT (default 55981), MESHHOOK_CONTAINERS_PORT_BASE (default 40100: gateway
 # HTTP base, peer base+1, silo slot k HTTP base+10+k, silo port base+30+k, Orleans gateway port base+50+k),
 # MESHHOOK_CONTAINERS_KEEP_LOGS=1 keeps the work directory (logs of every container) even when all pass.
+# ConnectionStrings__MeshHook is not used: the checks count rows (shutdowns, runs) in a database of their own.
 # Needs root on Debian (podman runs rootful; scripts/images.sh installs podman, runc and debootstrap).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
