@@ -253,9 +253,16 @@ build_image() {
   local dockerfile=$1 tag=$2
   local pull=()
   [ "${engine[0]}" = podman ] && pull=(--pull=never)
+  local previous current
+  previous=$("${engine[@]}" image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
   say "building $tag from $dockerfile on $base"
   "${engine[@]}" build -q "${pull[@]}" -f "$dockerfile" --build-arg "BASE_IMAGE=$base" -t "$tag" . >/dev/null ||
     die "building $tag from $dockerfile failed"
+  current=$("${engine[@]}" image inspect --format '{{.Id}}' "$tag")
+  # The image this tag named before, now untagged: removed unless a container still uses it.
+  if [ -n "$previous" ] && [ "$previous" != "$current" ]; then
+    "${engine[@]}" rmi "$previous" >/dev/null 2>&1 || true
+  fi
 }
 
 started=$(date +%s)

@@ -21,8 +21,9 @@
 # exits 0 only when all pass. Every container and process it started is removed on exit, Ctrl-C included.
 #
 # Environment: MESHHOOK_CONTAINERS_PG_PORT (default 55981), MESHHOOK_CONTAINERS_PORT_BASE (default 40100: gateway
-# HTTP base, peer base+1, silo slot k HTTP base+10+k, silo port base+30+k, Orleans gateway port base+50+k),
+# HTTP on base, the peer on base+1, each silo container on three ports from base+10..base+99 free when it starts),
 # MESHHOOK_CONTAINERS_KEEP_LOGS=1 keeps the work directory (logs of every container) even when all pass.
+# ConnectionStrings__MeshHook is not used: the checks count rows (shutdowns, runs) in a database of their own.
 # Needs root on Debian (podman runs rootful; scripts/images.sh installs podman, runc and debootstrap).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -106,6 +107,16 @@ finish() {
   exit 1
 }
 
+# Every local TCP port a socket holds on this host (listening or connected), from /proc/net/tcp and tcp6. Sockets in
+# TIME_WAIT (state 06) are left out: they do not stop a bind with SO_REUSEADDR, which Kestrel, Orleans, Postgres and
+# the peer all set.
+used_ports() {
+  local _sl address _remote state _rest
+  { tail -n +2 /proc/net/tcp; tail -n +2 /proc/net/tcp6; } 2>/dev/null | while read -r _sl address _remote state _rest; do
+    [ "$state" = 06 ] || echo $((16#${address##*:}))
+  done | sort -un
+}
+
 psql_q() { PGOPTIONS='-c client_min_messages=warning' psql "host=127.0.0.1 port=$pg_port user=postgres dbname=postgres" -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 now_ms() { date +%s%3N; }
 ts_utc() { date -u +%Y-%m-%dT%H:%M:%S.%6NZ; }
@@ -153,6 +164,15 @@ fi
 # ---------------------------------------------------------------------------------------------------------------
 # 2. Postgres, peer, silos, gateway, workflow, load
 note "== 2. Postgres on 127.0.0.1:$pg_port, the peer, three silo containers and the gateway container"
+# Host networking: the fixed ports must be free (a container test running already, or the containers of one that was
+# killed, would hold them: podman ps -a --filter label=meshhook-container-test). The silos' ports are chosen free
+# when each silo starts (see next_free_port).
+busy=()
+used=" $(used_ports | tr '\n' ' ') "
+for port in "$pg_port" "$gateway_port" "$peer_port"; do
+  case "$used" in *" $port "*) busy+=("$port") ;; esac
+done
+[ ${#busy[@]} -eq 0 ] || finish "ports already in use on 127.0.0.1: ${busy[*]} (set MESHHOOK_CONTAINERS_PORT_BASE / MESHHOOK_CONTAINERS_PG_PORT, or remove leftover containers: podman ps -a --filter label=meshhook-container-test)"
 scripts/pg.sh install >/dev/null || finish "PostgreSQL could not be installed"
 pg_dir=$work/pg
 if ! connection=$(PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off" scripts/pg.sh start "$pg_dir" "$pg_port"); then
@@ -172,21 +192,41 @@ if ! "${podman[@]}" run --rm --network host "${common_env[@]}" "$silo_image" --m
 fi
 note "schema applied by '$silo_image --migrate'"
 
-silo_http() { echo $((port_base + 10 + $1)); }
-silo_port() { echo $((port_base + 30 + $1)); }
-declare -A slot_container=()
+# Silo ports: each silo container gets three ports (HTTP, Orleans silo, Orleans gateway) never used before in this
+# run, from base+10 to base+99, skipping every port some socket holds at that moment. The range lies inside the
+# kernel's ephemeral range (32768-60999 by default), so an outgoing connection may hold one of them as its local port.
+declare -A slot_container=() slot_http=() slot_orleans=()
 generation=0
+port_cursor=$((port_base + 10))
+port_collisions=0
+silo_http() { echo "${slot_http[$1]}"; }
+silo_port() { echo "${slot_orleans[$1]}"; }
+# next_free_port: sets free_port (not a subshell, so the cursor advances).
+next_free_port() {
+  local used
+  used=" $(used_ports | tr '\n' ' ') "
+  while [ "$port_cursor" -le $((port_base + 99)) ]; do
+    free_port=$port_cursor
+    port_cursor=$((port_cursor + 1))
+    case "$used" in *" $free_port "*) ;; *) return 0 ;; esac
+  done
+  echo "   no free port left in $((port_base + 10))-$((port_base + 99))"
+  return 1
+}
 
-# start_silo SLOT: starts a silo container in that slot (its ports), records its name.
+# start_silo SLOT: starts a silo container for that slot on three free ports, records its name and ports.
 start_silo() {
-  local slot=$1 name
+  local slot=$1 name gateway_port_of_silo
   generation=$((generation + 1))
   name=$prefix-silo$slot-g$generation
+  next_free_port || return 1; slot_http[$slot]=$free_port
+  next_free_port || return 1; slot_orleans[$slot]=$free_port
+  next_free_port || return 1; gateway_port_of_silo=$free_port
   containers+=("$name")
   slot_container[$slot]=$name
-  "${podman[@]}" run -d --name "$name" --hostname "$name" --network host --stop-timeout "$grace" "${common_env[@]}" \
+  "${podman[@]}" run -d --name "$name" --label meshhook-container-test=1 --hostname "$name" --network host --stop-timeout "$grace" "${common_env[@]}" \
     -e "ASPNETCORE_URLS=http://127.0.0.1:$(silo_http "$slot")" \
-    -e "Orleans__SiloPort=$(silo_port "$slot")" -e "Orleans__GatewayPort=$((port_base + 50 + slot))" \
+    -e "Orleans__SiloPort=$(silo_port "$slot")" -e "Orleans__GatewayPort=$gateway_port_of_silo" \
     "$silo_image" >/dev/null
 }
 
@@ -202,13 +242,30 @@ wait_ready() {
   return 1
 }
 
+# ready_silo SLOT SECONDS: waits until the silo in SLOT is ready. A silo that exits because one of its ports was taken
+# by another socket between the check and its bind is started again on other ports, at most twice (counted, printed).
+ready_silo() {
+  local slot=$1 seconds=$2 attempt name
+  for attempt in 1 2 3; do
+    name=${slot_container[$slot]}
+    wait_ready "http://127.0.0.1:$(silo_http "$slot")" "$name" "$seconds" && return 0
+    [ "$attempt" -lt 3 ] && "${podman[@]}" logs "$name" 2>&1 | grep -q "address already in use" || return 1
+    port_collisions=$((port_collisions + 1))
+    note "   $name exited: a port was taken by another socket before it could bind it; slot $slot starts again on other ports"
+    "${podman[@]}" logs "$name" >"$work/logs/$name.log" 2>&1
+    "${podman[@]}" rm -f -t 0 "$name" >/dev/null 2>&1
+    start_silo "$slot" || return 1
+  done
+  return 1
+}
+
 for slot in 1 2 3; do start_silo "$slot" || finish "silo container $slot could not start"; done
 for slot in 1 2 3; do
-  wait_ready "http://127.0.0.1:$(silo_http "$slot")" "${slot_container[$slot]}" 120 || finish "silo $slot did not become ready"
+  ready_silo "$slot" 120 || finish "silo $slot did not become ready"
 done
 note "three silos ready"
 containers+=("$prefix-gateway")
-"${podman[@]}" run -d --name "$prefix-gateway" --hostname "$prefix-gateway" --network host --stop-timeout "$grace" "${common_env[@]}" \
+"${podman[@]}" run -d --name "$prefix-gateway" --label meshhook-container-test=1 --hostname "$prefix-gateway" --network host --stop-timeout "$grace" "${common_env[@]}" \
   -e "MeshHook__Gateway__ApiKeys__0=$api_key" -e "ASPNETCORE_URLS=http://127.0.0.1:$gateway_port" \
   "$gateway_image" >/dev/null || finish "the gateway container could not start"
 wait_ready "$gateway" "$prefix-gateway" 90 || finish "the gateway did not become ready"
@@ -409,9 +466,8 @@ note "webhooks flowing: $(intake_counts 'warmup|load')"
 # 3. scale out: a fourth silo joins and takes new runs
 note "== 3. scale out: a fourth silo container joins"
 echo scale-out >"$work/phase"
-start_silo 4
 t0=$(now_ms)
-if wait_ready "http://127.0.0.1:$(silo_http 4)" "${slot_container[4]}" 120; then
+if start_silo 4 && ready_silo 4 120; then
   ready_ms=$(( $(now_ms) - t0 )); joined=$(ts_utc)
   deadline=$(( $(date +%s) + 30 ))
   on_new=0
@@ -475,8 +531,7 @@ for slot in 2 3 4; do
   [ "$stop_ms" -lt $((grace * 1000)) ] || problems+=("$old took ${stop_ms} ms")
   [ "$forced" = f ] || problems+=("$old: shutdown row forced=$forced (or missing)")
   t0=$(now_ms)
-  start_silo "$slot"
-  if wait_ready "http://127.0.0.1:$(silo_http "$slot")" "${slot_container[$slot]}" 120; then ready_ms=$(( $(now_ms) - t0 ))
+  if start_silo "$slot" && ready_silo "$slot" 120; then ready_ms=$(( $(now_ms) - t0 ))
   else ready_ms=never; problems+=("${slot_container[$slot]} did not become ready"); fi
   line="silo $slot: $hosting running at SIGTERM, stop-to-exit ${stop_ms} ms (process ${exit_ms} ms, exit $stop_exit), hand-off ${handoff} ms, handed off $handed (resumed p50 ${h_p50} ms, max ${h_max} ms; suspended p50 ${s_p50} ms, max ${s_max} ms), replacement ready in ${ready_ms} ms"
   rolling_figures+=("$line")
@@ -554,4 +609,5 @@ for line in "${rolling_figures[@]}"; do echo "  rolling:   $line"; done
 echo "  rolling restart intake: $rolling_intake"
 for line in "${scalein_figures[@]}"; do echo "  scale in:  $line"; done
 echo "  images: $images_seconds s (base $base_used)"
+echo "  silo starts repeated because a port was taken before the silo could bind it: $port_collisions"
 finish "an earlier step failed"
