@@ -21,6 +21,9 @@ public static class SiloProgram
     /// <summary>Exit code when Postgres cannot be reached or the schema cannot be applied.</summary>
     public const int DatabaseError = 3;
 
+    /// <summary>Exit code when the silo's HTTP endpoint (health, metrics) cannot listen, for instance on a port in use.</summary>
+    public const int ListenError = 4;
+
     public static async Task<int> RunAsync(string[] args)
     {
         using var startup = new StartupSignals();
@@ -101,6 +104,14 @@ public static class SiloProgram
 
                 return 0;
             }
+            catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException || e.Message.StartsWith("Failed to bind", StringComparison.Ordinal))
+            {
+                // The web server starts after Orleans: the silo has joined the cluster by now, and may already hold runs
+                // the recovery sweep started. Leave the ordinary way (drain, hand-off, report) rather than die of it.
+                await Console.Error.WriteLineAsync($"MeshHook.Silo: cannot listen for HTTP (health and metrics): {e.Message}; leaving the cluster");
+                await StopAfterFailedStartAsync(app);
+                return ListenError;
+            }
             catch (Exception e) when (MeshHook.Grains.ClusterErrors.IsStoreUnavailable(e))
             {
                 // Postgres went away between the schema step and joining the cluster: the same one line and exit code
@@ -144,6 +155,20 @@ public static class SiloProgram
         }
 
         return 0;
+    }
+
+    /// <summary>Stops what a failed start had started (Orleans' own stop: drain, hand-off, report), then disposes it.</summary>
+    private static async Task StopAfterFailedStartAsync(WebApplication app)
+    {
+        try
+        {
+            await app.StopAsync(CancellationToken.None);
+            await app.DisposeAsync();
+        }
+        catch (Exception e) when (e is InvalidOperationException or AggregateException or ObjectDisposedException)
+        {
+            await Console.Error.WriteLineAsync($"MeshHook.Silo: stopping after the failed start failed: {e.Message}");
+        }
     }
 
     /// <summary>Adds the Orleans silo (endpoints from the <c>Orleans</c> section), health checks and metrics.</summary>

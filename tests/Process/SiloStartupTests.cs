@@ -408,6 +408,39 @@ public sealed class SiloStartupTests
         }
     }
 
+    /// <summary>
+    /// The silo's web server starts after Orleans, so a silo whose HTTP port is taken has already joined the cluster when
+    /// the bind fails (seen in the container test: a port held by another process's outgoing connection). It used to die of
+    /// the unhandled exception, still listed active. It now says why on one line, leaves the cluster the ordinary way, and
+    /// exits 4.
+    /// </summary>
+    [Fact]
+    public async Task Silo_WhoseHttpPortIsTaken_SaysSo_LeavesTheCluster_AndExitsFour()
+    {
+        var connectionString = await PostgresServer.CreateEmptyDatabaseAsync("proc_httpport");
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        var clusterId = $"proc-{Guid.NewGuid():N}";
+        await using var silo = ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo)
+        {
+            Ports = ProgramPorts.Silo,
+            HttpPort = port,
+            Environment = new Dictionary<string, string?>
+            {
+                ["ConnectionStrings__MeshHook"] = connectionString,
+                ["Orleans__ClusterId"] = clusterId,
+            },
+        });
+
+        var exitCode = await silo.WaitForExitAsync(ExitTimeout);
+        exitCode.Should().Be(4, silo.Output);
+        silo.Output.Should().Contain($"MeshHook.Silo: cannot listen for HTTP (health and metrics): Failed to bind to address http://127.0.0.1:{port}");
+        silo.Output.Should().NotContain("Unhandled exception");
+        var statuses = await new MeshHookDatabase(connectionString).MembershipStatusesAsync(clusterId, silo.SiloPort);
+        statuses.Should().Equal([6], "the silo joined, then left: its membership row says Dead, not Active");
+    }
+
     [Fact]
     public async Task Silo_ReminderServiceCannotLoadItsRange_AnswersNotReadyWithTheReasonUntilItLoads()
     {
