@@ -236,6 +236,24 @@ public sealed class SiloStartupTests
     }
 
     /// <summary>
+    /// Soak bug 13: the soak (like an operator who keeps MeshHook's hosting lines and little else) runs its silos at
+    /// Warning with MeshHook.Silo.Hosting at Information. The line saying a stop came while starting was logged under the
+    /// application's category and filtered out, so such a stop looked ungraceful. It is logged under
+    /// MeshHook.Silo.Hosting.Startup now, and shows with those levels.
+    /// </summary>
+    [Fact]
+    public async Task Silo_SigtermWhileJoining_WithTheSoaksLogLevels_StillSaysItStoppedWhileStarting()
+    {
+        await using var silo = await SigtermWhileParkedOnLockAsync("proc_joinlevels", "orleans_membership", "ACCESS EXCLUSIVE", new Dictionary<string, string?>
+        {
+            ["Logging__LogLevel__Default"] = "Warning",
+            ["Logging__LogLevel__MeshHook.Silo.Hosting"] = "Information",
+        });
+        (await silo.WaitForExitAsync(ExitTimeout)).Should().Be(0, silo.Output);
+        silo.Output.Should().Contain("Stop requested while starting (joining the cluster)");
+    }
+
+    /// <summary>
     /// A later point of the join than the test above: the membership table is locked against writes only, so the silo
     /// reads it (stage RuntimeGrainServices) and parks on its first write, the status Joining (stage
     /// AfterRuntimeGrainServices). Orleans cancels that write when the stop is requested; the silo exits 0 and says why.
@@ -350,7 +368,8 @@ public sealed class SiloStartupTests
     /// waits until the silo waits for that lock, sends SIGTERM, gives the silo up to 3 s to exit (Orleans' membership
     /// calls may not heed the cancellation), then releases the lock. Returns the silo, exited or exiting.
     /// </summary>
-    private static async Task<ProgramProcess> SigtermWhileParkedOnLockAsync(string database, string table, string lockMode)
+    private static async Task<ProgramProcess> SigtermWhileParkedOnLockAsync(
+        string database, string table, string lockMode, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var connectionString = await PostgresServer.CreateEmptyDatabaseAsync(database);
         await using (var migrate = StartSilo(new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = connectionString }, "--migrate"))
@@ -373,7 +392,7 @@ public sealed class SiloStartupTests
             {
                 ["ConnectionStrings__MeshHook"] = connectionString,
                 ["Orleans__ClusterId"] = $"proc-{Guid.NewGuid():N}",
-            },
+            }.Concat(settings ?? new Dictionary<string, string?>()).ToDictionary(),
         });
         try
         {
