@@ -1,6 +1,7 @@
 using System.Net;
 using AwesomeAssertions;
 using MeshHook.Tests.Gateway.Infrastructure;
+using MeshHook.Tests.Integration.Infrastructure;
 
 namespace MeshHook.Tests.Gateway;
 
@@ -22,7 +23,11 @@ public sealed class OpsEndpointsTests(GatewayCluster fixture)
         var slug = await Http.PublishOkAsync(Api.TransformWorkflow);
         (await Http.PostAsync($"/api/hooks/{slug}", Api.Json("{}"))).StatusCode.Should().Be(HttpStatusCode.Accepted);
 
-        var text = await Http.GetStringAsync("/metrics");
+        // The Prometheus exporter may answer a scrape from its short response cache (ScrapeResponseCacheDurationMilliseconds):
+        // another test of the collection may have scraped just before this intake.
+        var text = "";
+        await Poll.UntilAsync(async () => (text = await Http.GetStringAsync("/metrics")).Contains("meshhook_gateway_intake_total{", StringComparison.Ordinal),
+            "a scrape after the intake shows its counter", TimeSpan.FromSeconds(5));
 
         text.Should().Contain("meshhook_gateway_intake_total{").And.Contain("outcome=\"accepted\"");
         text.Should().Contain("http_server_request_duration_seconds");
