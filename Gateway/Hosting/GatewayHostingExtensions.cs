@@ -87,7 +87,8 @@ public static class GatewayHostingExtensions
         if (!string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
             telemetry.WithTracing(tracing => tracing
-                .AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+                // MeshHook.Runs: the run's creation in Postgres.
+                .AddSource(RunTracing.SourceName, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
                 .AddAspNetCoreInstrumentation()
                 .AddOtlpExporter());
         }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MeshHook.Grains.Draining;
 using Microsoft.Extensions.Logging;
 using Orleans.Storage;
@@ -22,8 +23,10 @@ public sealed partial class RunCheckpointer(SiloDrain drain, TimeProvider time, 
     /// <param name="handOffBudget">Set during the hand-off: retry until it is cancelled.</param>
     public async Task WriteAsync(Guid runId, Func<Task> write, CancellationToken handOffBudget = default)
     {
+        using var span = RunTracing.StartCheckpoint(runId);
         for (var attempt = 1; ; attempt++)
         {
+            span?.SetTag("meshhook.attempts", attempt);
             try
             {
                 await write();
@@ -37,6 +40,12 @@ public sealed partial class RunCheckpointer(SiloDrain drain, TimeProvider time, 
                 }
 
                 await Task.Delay(DelayAfter(attempt), time);
+            }
+            catch (Exception e)
+            {
+                // The type only: a message can quote a connection's parameters.
+                span?.SetStatus(ActivityStatusCode.Error, e.GetType().Name);
+                throw;
             }
         }
     }

@@ -3,6 +3,8 @@ namespace MeshHook.Grains.Runs;
 /// <summary>
 /// What Postgres holds about a run that the grain needs to execute it (definition and trigger are immutable).
 /// Serializable: it travels with a run that migrates, so the new activation need not read it again.
+/// <paramref name="TraceParent"/> is the W3C trace context the run was created in (null when tracing was off):
+/// see <see cref="RunTracing"/>.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record RunRecord(
@@ -12,7 +14,8 @@ public sealed record RunRecord(
     [property: Id(3)] string DefinitionJson,
     [property: Id(4)] string TriggerJson,
     [property: Id(5)] RunStatus Status,
-    [property: Id(6)] int MaxSeq);
+    [property: Id(6)] int MaxSeq,
+    [property: Id(7)] string? TraceParent = null);
 
 /// <summary>One history entry, numbered per run.</summary>
 [GenerateSerializer, Immutable]

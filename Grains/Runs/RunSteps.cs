@@ -106,7 +106,7 @@ internal sealed class RunSteps(
 
             var grain = TaskScheduler.Current;
             result = await runner.RunAsync(
-                runId, node, progress.Context, step.FirstStartedAt!.Value, SignalsFor(lifetime), attempts => SaveAttemptsAsync(node, attempts, grain));
+                runId, node, progress.Context, step.FirstStartedAt!.Value, SignalsFor(lifetime), attempts => SaveAttemptsAsync(node, attempts, grain), step.Executions);
         }
         catch
         {

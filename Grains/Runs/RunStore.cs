@@ -18,7 +18,7 @@ public sealed class RunStore(NpgsqlDataSource dataSource, SecretBox? secrets = n
     {
         await using var batch = dataSource.CreateBatch();
         var run = new NpgsqlBatchCommand("""
-            SELECT r.slug, d.version, d.definition::text, r.trigger::text, r.status, r.last_seq, r.output::text, r.error
+            SELECT r.slug, d.version, d.definition::text, r.trigger::text, r.status, r.last_seq, r.output::text, r.error, r.trace_parent
             FROM workflow_runs r
             JOIN workflow_definitions d ON d.id = r.workflow_id
             WHERE r.id = @id
@@ -42,7 +42,8 @@ public sealed class RunStore(NpgsqlDataSource dataSource, SecretBox? secrets = n
             reader.GetString(2),
             reader.GetString(3),
             ParseStatus(reader.GetString(4)),
-            reader.GetInt32(5));
+            reader.GetInt32(5),
+            reader.IsDBNull(8) ? null : reader.GetString(8));
         var output = reader.IsDBNull(6) ? null : reader.GetString(6);
         var error = reader.IsDBNull(7) ? null : reader.GetString(7);
         await reader.NextResultAsync(cancellationToken);
@@ -130,14 +131,19 @@ public sealed class RunStore(NpgsqlDataSource dataSource, SecretBox? secrets = n
         return ids;
     }
 
-    /// <summary>Creates a queued run and its run_created event in one transaction (see sql/0101); idempotent on the key.</summary>
+    /// <summary>
+    /// Creates a queued run and its run_created event in one transaction (see sql/0108); idempotent on the key. While
+    /// tracing, the run keeps the caller's trace context (<see cref="RunTracing.StartCreate"/>).
+    /// </summary>
     public async Task<(Guid RunId, bool Created)> CreateRunAsync(string slug, string triggerJson, string? idempotencyKey, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("SELECT run_id, created FROM meshhook_create_run(@id, @slug, @trigger::jsonb, @key)");
+        using var span = RunTracing.StartCreate(slug, out var traceParent);
+        await using var command = dataSource.CreateCommand("SELECT run_id, created FROM meshhook_create_run(@id, @slug, @trigger::jsonb, @key, @trace)");
         command.Parameters.AddWithValue("id", Guid.CreateVersion7());
         command.Parameters.AddWithValue("slug", slug);
         command.Parameters.AddWithValue("trigger", triggerJson);
         command.Parameters.Add(new NpgsqlParameter("key", NpgsqlDbType.Text) { Value = (object?)idempotencyKey ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("trace", NpgsqlDbType.Text) { Value = (object?)traceParent ?? DBNull.Value });
         if (!IsJson(triggerJson))
         {
             throw new ArgumentException("the trigger is not valid JSON", nameof(triggerJson));
@@ -147,7 +153,10 @@ public sealed class RunStore(NpgsqlDataSource dataSource, SecretBox? secrets = n
         {
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
-            return (reader.GetGuid(0), reader.GetBoolean(1));
+            var (runId, created) = (reader.GetGuid(0), reader.GetBoolean(1));
+            span?.SetTag("meshhook.run_id", runId.ToString());
+            span?.SetTag("meshhook.created", created);
+            return (runId, created);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.NoDataFound)
         {

@@ -38,6 +38,7 @@ public sealed class StepRunner(StepExecutors executors, RunMetrics metrics, Time
     /// Called before an HTTP retry with the attempts not handed out yet (those are then not in the result). Whatever it
     /// throws ends the step and is thrown from here as it was: it is the run's problem, not a failure of the step.
     /// </param>
+    /// <param name="execution">Which start of the step this is (1, then 2 after an interruption...), for its span.</param>
     /// <exception cref="OperationCanceledException">When <see cref="StepSignals.Deactivating"/> fired.</exception>
     public async Task<StepResult> RunAsync(
         Guid runId,
@@ -45,10 +46,11 @@ public sealed class StepRunner(StepExecutors executors, RunMetrics metrics, Time
         JObject context,
         DateTimeOffset firstStartedAt,
         StepSignals signals,
-        Func<IReadOnlyList<HttpAttempt>, Task>? saveAttempts = null)
+        Func<IReadOnlyList<HttpAttempt>, Task>? saveAttempts = null,
+        int execution = 1)
     {
         var attempts = new AttemptRecorder(saveAttempts);
-        using var span = RunTracing.StartStep(runId, node);
+        using var span = RunTracing.StartStep(runId, node, execution);
         var started = time.GetTimestamp();
         StepOutcome? outcome = null;
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(signals.Deactivating, signals.RunCanceled, signals.CutOff);

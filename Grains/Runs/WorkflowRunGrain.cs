@@ -185,6 +185,8 @@ public sealed class WorkflowRunGrain(
         }
 
         var survivor = membership.CurrentSnapshot.Members.Values.Any(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(silo.SiloAddress));
+        using var span = RunTracing.StartHandOff(Run.Record!, silo.Name);
+        span?.SetTag("meshhook.survivor", survivor);
         _progress!.HandOff(silo.Name, survivor);
         try
         {
@@ -240,6 +242,8 @@ public sealed class WorkflowRunGrain(
     {
         // Let the call that started the loop return first; the loop then interleaves with grain calls at its awaits.
         await Task.Yield();
+        // After a hand-off, a crash or a reminder tick, this pass joins the run's trace (its steps are children).
+        using var span = RunTracing.StartResume(Run.Record!, silo.Name);
         try
         {
             if (await _steps!.RunAsync(lifetime) == RunPass.Finished)

@@ -180,7 +180,9 @@ public static class SiloProgram
             .AddCheck<SiloActiveHealthCheck>("silo", tags: ["ready"])
             .AddCheck<ReminderServiceHealthCheck>("reminders", tags: ["ready"]);
         var telemetry = builder.Services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService("meshhook-silo", serviceInstanceId: Environment.MachineName))
+            .ConfigureResource(resource => resource
+                .AddService("meshhook-silo", serviceInstanceId: Environment.MachineName)
+                .AddDetector(services => new SiloResourceDetector(services.GetRequiredService<ILocalSiloDetails>())))
             .WithMetrics(metrics => metrics
                 .AddMeter(RunMetrics.MeterName, ShutdownMetrics.MeterName)
                 .AddRuntimeInstrumentation()

@@ -7,7 +7,7 @@ namespace MeshHook.Bench;
 /// <summary>Entry point of the benchmarks: <c>throughput</c>, <c>scalein</c>, <c>intake</c> or <c>chaos</c>, with options. Ctrl-C or SIGTERM stops the run and everything it started.</summary>
 public static class BenchProgram
 {
-    private const string ThroughputUsage = "usage: MeshHook.Bench throughput [--duration 8s] [--warmup 2s] [--concurrency 1,16,64] [--rounds 2] [--silos 1]";
+    private const string ThroughputUsage = "usage: MeshHook.Bench throughput [--duration 8s] [--warmup 2s] [--concurrency 1,16,64] [--rounds 2] [--silos 1] [--workflow linear|chain20] [--tracing off,spans,otlp]";
 
     public static async Task<int> RunAsync(string[] args)
     {

@@ -9,8 +9,9 @@ using OpenTelemetry.Trace;
 namespace MeshHook.Tests.Gateway;
 
 /// <summary>
-/// A run started by a webhook reads as one trace: the intake request, the grain call that starts the run, every step
-/// and the request its http_call sends (traceparent), with spans captured in process from the gateway and the silos.
+/// A run started by a webhook reads as one trace: the intake request, the run's creation in Postgres, the grain call
+/// that starts the run, every step, the checkpoints and the request its http_call sends (traceparent), with spans
+/// captured in process from the gateway and the silos. A hand-off: <see cref="HandOffTraceTests"/>.
 /// </summary>
 [Collection(GatewayCollection.Name)]
 public sealed class RunTraceTests(GatewayCluster fixture)
@@ -46,9 +47,13 @@ public sealed class RunTraceTests(GatewayCluster fixture)
             }
 
             var intake = spans.Should().ContainSingle(a => a.Kind == ActivityKind.Server && a.GetTagItem("url.path") as string == $"/api/hooks/{slug}").Subject;
-            var steps = spans.Where(a => a.Source.Name == RunTracing.SourceName && a.GetTagItem("meshhook.run_id") as string == runId.ToString()).ToList();
+            var run = spans.Where(a => a.Source.Name == RunTracing.SourceName && a.GetTagItem("meshhook.run_id") as string == runId.ToString()).ToList();
+            run.Should().ContainSingle(a => a.DisplayName == "run create").Which.ParentSpanId.Should().Be(intake.SpanId);
+            run.Should().Contain(a => a.DisplayName == "run checkpoint", "the http_call's start and the run's end are checkpointed");
+            run.Should().NotContain(a => a.DisplayName == "run resume", "the run never left the pass the start call began");
+            var steps = run.Where(a => a.DisplayName.StartsWith("step ", StringComparison.Ordinal)).ToList();
             steps.Select(s => s.GetTagItem("meshhook.node_id")).Should().BeEquivalentTo(["hook", "shape", "call", "done"]);
-            steps.Should().AllSatisfy(s => s.TraceId.Should().Be(intake.TraceId, $"step {s.GetTagItem("meshhook.node_id")} belongs to the intake's trace"));
+            run.Should().AllSatisfy(s => s.TraceId.Should().Be(intake.TraceId, $"'{s.DisplayName}' ({s.GetTagItem("meshhook.node_id")}) belongs to the intake's trace"));
             var request = fixture.Sink.Requests.Single(r => r.IdempotencyKey == $"mh-{runId}-call");
             request.Headers["traceparent"].Should().StartWith($"00-{intake.TraceId}-", "the peer joins the same trace");
         }

@@ -228,7 +228,7 @@ public sealed class SiloStartupTests
     [Fact]
     public async Task Silo_SigtermWhileJoiningTheCluster_ExitsZero()
     {
-        await using var silo = await SigtermWhileParkedOnMembershipAsync("proc_joinsig", "ACCESS EXCLUSIVE");
+        await using var silo = await SigtermWhileParkedOnLockAsync("proc_joinsig", "orleans_membership", "ACCESS EXCLUSIVE");
         var exitCode = await silo.WaitForExitAsync(ExitTimeout);
         exitCode.Should().Be(0, "a SIGTERM while joining is a clean stop; output:\n" + silo.Output);
         silo.Output.Should().Contain("Stop requested while starting (joining the cluster)");
@@ -239,13 +239,13 @@ public sealed class SiloStartupTests
     /// A later point of the join than the test above: the membership table is locked against writes only, so the silo
     /// reads it (stage RuntimeGrainServices) and parks on its first write, the status Joining (stage
     /// AfterRuntimeGrainServices). Orleans cancels that write when the stop is requested; the silo exits 0 and says why.
-    /// (Soak bug 17, a stop reported at the boundary between two stages, is not what this reproduces: here the stage
-    /// itself fails with an OperationCanceledException.)
+    /// (Soak bug 17, a stop reported at the boundary between two stages, is the next test: here the stage itself fails
+    /// with an OperationCanceledException.)
     /// </summary>
     [Fact]
     public async Task Silo_SigtermWhileItsJoinWriteWaits_ExitsZero_NamingTheCancellation()
     {
-        await using var silo = await SigtermWhileParkedOnMembershipAsync("proc_stagesig", "EXCLUSIVE");
+        await using var silo = await SigtermWhileParkedOnLockAsync("proc_stagesig", "orleans_membership", "EXCLUSIVE");
         var exitCode = await silo.WaitForExitAsync(ExitTimeout);
         exitCode.Should().Be(0, "a SIGTERM while starting is a clean stop; output:\n" + silo.Output);
         silo.Output.Should().Contain("Stop requested while starting (joining the cluster): stopping what started (OperationCanceledException)");
@@ -254,11 +254,103 @@ public sealed class SiloStartupTests
     }
 
     /// <summary>
-    /// Starts a silo on a fresh, migrated database whose membership table is locked in <paramref name="lockMode"/>,
+    /// Soak bug 17: a stop requested while one of Orleans' start stages is running, by a participant that ends normally
+    /// once cancelled, makes Orleans throw its own OrleansLifecycleCanceledException at the next stage boundary, not an
+    /// OperationCanceledException; the silo died of it (exit 134). MeshHook's report participant opens the data source's
+    /// first connection at start (stage 18999, after the join) and gives up quietly when the start is cancelled. Here
+    /// that first open loads Postgres' types and parks on pg_enum, which the test holds locked; SIGTERM cancels it, the
+    /// participant ends normally, and Orleans cancels the start at the boundary. The silo exits 0 and names the exception.
+    /// </summary>
+    [Fact]
+    public async Task Silo_SigtermBetweenTwoStartStages_ExitsZero_OnOrleansLifecycleCanceledException()
+    {
+        var connectionString = await PostgresServer.CreateEmptyDatabaseAsync("proc_bug17");
+        await using (var migrate = StartSilo(new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = connectionString }, "--migrate"))
+        {
+            (await migrate.WaitForExitAsync(ExitTimeout)).Should().Be(0, migrate.Output);
+        }
+
+        // The membership table first, so that the silo gets past its schema step (which loads the types of its own pool
+        // from Postgres) and parks at the join; then pg_enum, which only a pool still loading its types reads; then
+        // the join goes on, and the first open of MeshHook's data source parks on pg_enum.
+        await using var membership = await LockAsync(connectionString, "orleans_membership", "EXCLUSIVE");
+        await using var silo = ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo)
+        {
+            Ports = ProgramPorts.Silo,
+            Environment = new Dictionary<string, string?>
+            {
+                ["ConnectionStrings__MeshHook"] = connectionString,
+                ["Orleans__ClusterId"] = $"proc-{Guid.NewGuid():N}",
+            },
+        });
+        await membership.WaitUntilAWaiterAsync(silo);
+        await using var types = await LockAsync(connectionString, "pg_catalog.pg_enum", "ACCESS EXCLUSIVE");
+        await membership.DisposeAsync();
+        await types.WaitUntilAWaiterAsync(silo);
+        silo.Terminate();
+        await Task.WhenAny(silo.Exited, Task.Delay(TimeSpan.FromSeconds(3)));
+        await types.DisposeAsync();
+        var exitCode = await silo.WaitForExitAsync(ExitTimeout);
+        exitCode.Should().Be(0, "a SIGTERM between two start stages is a clean stop; output:\n" + silo.Output);
+        silo.Output.Should().Contain("Stop requested while starting (joining the cluster): stopping what started (OrleansLifecycleCanceledException)");
+        silo.Output.Should().NotContain("Unhandled exception");
+    }
+
+    private static async Task<HeldLock> LockAsync(string connectionString, string table, string lockMode)
+    {
+        var holder = new Npgsql.NpgsqlConnection(connectionString);
+        await holder.OpenAsync();
+        var hold = await holder.BeginTransactionAsync();
+        await using (var take = new Npgsql.NpgsqlCommand($"LOCK TABLE {table} IN {lockMode} MODE", holder, hold))
+        {
+            await take.ExecuteNonQueryAsync();
+        }
+
+        return new HeldLock(holder, hold, table);
+    }
+
+    /// <summary>A table lock held in an open transaction; disposing rolls it back, which releases it.</summary>
+    private sealed class HeldLock(Npgsql.NpgsqlConnection holder, Npgsql.NpgsqlTransaction hold, string table) : IAsyncDisposable
+    {
+        private bool _released;
+
+        /// <summary>Until another session waits for this lock (the silo, which must not exit meanwhile).</summary>
+        public async Task WaitUntilAWaiterAsync(ProgramProcess silo)
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (true)
+            {
+                silo.HasExited.Should().BeFalse($"the silo waits for {table}; output:\n" + silo.Output);
+                await using var waiting = new Npgsql.NpgsqlCommand(
+                    "SELECT count(*) FROM pg_locks WHERE relation = @table::regclass AND NOT granted", holder, hold);
+                waiting.Parameters.AddWithValue("table", table);
+                if ((long)(await waiting.ExecuteScalarAsync())! > 0)
+                {
+                    return;
+                }
+
+                DateTime.UtcNow.Should().BeBefore(deadline, $"the silo should wait for {table} by now; output:\n" + silo.Output);
+                await Task.Delay(100);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_released)
+            {
+                _released = true;
+                await hold.RollbackAsync();
+                await holder.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts a silo on a fresh, migrated database where <paramref name="table"/> is locked in <paramref name="lockMode"/>,
     /// waits until the silo waits for that lock, sends SIGTERM, gives the silo up to 3 s to exit (Orleans' membership
     /// calls may not heed the cancellation), then releases the lock. Returns the silo, exited or exiting.
     /// </summary>
-    private static async Task<ProgramProcess> SigtermWhileParkedOnMembershipAsync(string database, string lockMode)
+    private static async Task<ProgramProcess> SigtermWhileParkedOnLockAsync(string database, string table, string lockMode)
     {
         var connectionString = await PostgresServer.CreateEmptyDatabaseAsync(database);
         await using (var migrate = StartSilo(new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = connectionString }, "--migrate"))
@@ -269,7 +361,7 @@ public sealed class SiloStartupTests
         await using var holder = new Npgsql.NpgsqlConnection(connectionString);
         await holder.OpenAsync();
         var hold = await holder.BeginTransactionAsync();
-        await using (var take = new Npgsql.NpgsqlCommand($"LOCK TABLE orleans_membership IN {lockMode} MODE", holder, hold))
+        await using (var take = new Npgsql.NpgsqlCommand($"LOCK TABLE {table} IN {lockMode} MODE", holder, hold))
         {
             await take.ExecuteNonQueryAsync();
         }
@@ -288,9 +380,10 @@ public sealed class SiloStartupTests
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
             while (true)
             {
-                silo.HasExited.Should().BeFalse("the silo waits for the membership table; output:\n" + silo.Output);
+                silo.HasExited.Should().BeFalse($"the silo waits for {table}; output:\n" + silo.Output);
                 await using var waiting = new Npgsql.NpgsqlCommand(
-                    "SELECT count(*) FROM pg_locks WHERE relation = 'orleans_membership'::regclass AND NOT granted", holder, hold);
+                    "SELECT count(*) FROM pg_locks WHERE relation = @table::regclass AND NOT granted", holder, hold);
+                waiting.Parameters.AddWithValue("table", table);
                 if ((long)(await waiting.ExecuteScalarAsync())! > 0)
                 {
                     break;

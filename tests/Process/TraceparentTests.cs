@@ -55,6 +55,41 @@ public sealed partial class TraceparentTests
         traceIds.Should().Contain(traceId, "the step's log line names the trace the peer joined");
     }
 
+    [Fact]
+    public async Task OtlpExport_OfARealSilo_NamesTheServiceAndTheSilo_AndCarriesNoPayload()
+    {
+        // The sink doubles as the collector: OTLP over HTTP/protobuf posts to <endpoint>/v1/traces. Protobuf keeps strings
+        // as UTF-8 bytes, so names and attribute values can be looked for in the body without decoding it.
+        const string marker = "payload-marker-7f3c";
+        await using var cluster = await ProcessCluster.CreateAsync("proc_trace_otlp", new Dictionary<string, string?>());
+        cluster.Set("OTEL_EXPORTER_OTLP_ENDPOINT", cluster.Sink.BaseAddress.ToString().TrimEnd('/'));
+        cluster.Set("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
+        cluster.Set("OTEL_BSP_SCHEDULE_DELAY", "200");
+        var silo = (await cluster.StartSilosAsync("a"))[0];
+        var slug = await cluster.PublishAsync(Workflows.Linear(cluster.Sink.BaseAddress, "/exported"));
+        var runId = (await cluster.Database.CreateRunsAsync(slug, 1, $$"""{"order": "{{marker}}"}"""))[0];
+        await RunChecks.AllSucceedAsync(cluster, [runId], TimeSpan.FromSeconds(60), "the run finishes");
+        await Poll.UntilAsync(
+            () => Task.FromResult(Exports(cluster).Any(b => b.Contains(runId.ToString(), StringComparison.Ordinal) && b.Contains("step terminate", StringComparison.Ordinal))),
+            "the run's spans are exported", TimeSpan.FromSeconds(30));
+
+        var siloName = await cluster.Database.SiloNameAsync(cluster.ClusterId, silo.SiloPort);
+        var exports = Exports(cluster);
+        var body = exports.First(b => b.Contains(runId.ToString(), StringComparison.Ordinal));
+        body.Should().Contain("service.name").And.Contain("meshhook-silo");
+        body.Should().Contain("meshhook.silo.name").And.Contain(siloName);
+        foreach (var span in new[] { "step webhook", "step transform", "step http_call", "run checkpoint" })
+        {
+            exports.Should().Contain(b => b.Contains(span, StringComparison.Ordinal), $"a '{span}' span is exported");
+        }
+
+        exports.Should().NotContain(b => b.Contains(marker, StringComparison.Ordinal), "no payload is a span attribute");
+        exports.Should().NotContain(b => b.Contains("/exported", StringComparison.Ordinal), "the called URL keeps its scheme, host and port only");
+    }
+
+    private static List<string> Exports(ProcessCluster cluster) =>
+        [.. cluster.Sink.Requests.Where(r => r.Path == "/v1/traces" && r.Method == "POST").Select(r => r.Body)];
+
     private static async Task<List<SinkRequest>> RunTwoAsync(string database, Dictionary<string, string?> settings)
     {
         await using var cluster = await ProcessCluster.CreateAsync(database, settings);

@@ -89,6 +89,8 @@ public sealed class BenchCluster : IAsyncDisposable
                 o.Invariant = MeshHookSiloBuilderExtensions.Invariant;
                 o.ConnectionString = configuration[ConnectionStringKey];
             });
+            // As the gateway's client: a grain call carries the caller's trace (throughput --tracing).
+            clientBuilder.AddActivityPropagation();
             clientBuilder.Services.AddLogging(logging => logging.ClearProviders().AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         }
     }

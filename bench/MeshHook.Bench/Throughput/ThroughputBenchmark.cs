@@ -56,28 +56,48 @@ public sealed class ThroughputBenchmark(ThroughputOptions options, TextWriter ou
             {
                 foreach (var concurrency in options.Concurrency)
                 {
-                    // Alternate which side goes first so that drift on a shared machine does not favour one of them.
+                    // Alternate which side goes first so that drift on a shared machine does not favour one of them;
+                    // the tracing modes turn too.
                     var engineFirst = round % 2 == 0;
-                    PhaseResult engineResult, ceilingResult;
-                    if (engineFirst)
-                    {
-                        engineResult = await MeasureEngineAsync(engine, concurrency, cancellationToken);
-                        ceilingResult = await MeasureCeilingAsync(dataSource, concurrency, cancellationToken);
-                    }
-                    else
+                    var modes = options.Tracing.Select((mode, i) => (mode, i)).OrderBy(m => (m.i + round - 1) % options.Tracing.Count).Select(m => m.mode).ToArray();
+                    var traced = new Dictionary<TracingMode, PhaseResult>();
+                    PhaseResult ceilingResult = null!;
+                    if (!engineFirst)
                     {
                         ceilingResult = await MeasureCeilingAsync(dataSource, concurrency, cancellationToken);
-                        engineResult = await MeasureEngineAsync(engine, concurrency, cancellationToken);
                     }
 
-                    var level = new LevelResult(round, concurrency, options.Workflow.Steps, engineResult, ceilingResult);
+                    foreach (var mode in modes)
+                    {
+                        using var tracer = BenchTracing.Start(mode, sink.BaseAddress);
+                        traced[mode] = await MeasureEngineAsync(engine, concurrency, cancellationToken);
+                    }
+
+                    if (engineFirst)
+                    {
+                        ceilingResult = await MeasureCeilingAsync(dataSource, concurrency, cancellationToken);
+                    }
+
+                    var engineResult = traced[options.Tracing[0]];
+                    var level = new LevelResult(round, concurrency, options.Workflow.Steps, engineResult, ceilingResult)
+                    {
+                        Traced = options.Tracing.Select(m => (m, traced[m])).ToArray(),
+                    };
                     rounds.Add(level);
                     output.WriteLine(ThroughputReport.RoundLine(level));
+                    if (options.Tracing.Count > 1)
+                    {
+                        output.WriteLine(ThroughputReport.TracingLine(level));
+                    }
                 }
             }
 
             output.WriteLine();
             ThroughputReport.Print(output, options, rounds, sink.Requests, RunCompletions.Instance.FinishedEvents, started.Elapsed);
+            if (options.Tracing.Count > 1)
+            {
+                ThroughputReport.PrintTracing(output, options, rounds, sink.Otlp);
+            }
         }
         finally
         {
@@ -246,6 +266,9 @@ public sealed class ThroughputBenchmark(ThroughputOptions options, TextWriter ou
 /// <summary>One level of one round: the engine and its ceiling, measured back to back.</summary>
 public sealed record LevelResult(int Round, int Concurrency, int StepsPerRun, PhaseResult Engine, PhaseResult Ceiling)
 {
+    /// <summary>The engine in each tracing mode of <c>--tracing</c>, in the order given (<see cref="Engine"/> is the first).</summary>
+    public IReadOnlyList<(TracingMode Mode, PhaseResult Result)> Traced { get; init; } = [];
+
     public double StepsPerSecond => Engine.PerSecond * StepsPerRun;
 
     public double Ratio => Ceiling.PerSecond == 0 ? 0 : StepsPerSecond / Ceiling.PerSecond;

@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace MeshHook.Bench.Throughput;
 
-/// <summary>Command line of <c>throughput</c>: <c>[--duration 10s] [--warmup 3s] [--concurrency 1,16,64] [--rounds 2] [--silos 1] [--workflow linear|chain20]</c>.</summary>
+/// <summary>Command line of <c>throughput</c>: <c>[--duration 10s] [--warmup 3s] [--concurrency 1,16,64] [--rounds 2] [--silos 1] [--workflow linear|chain20] [--tracing off,spans,otlp]</c>.</summary>
 public sealed record ThroughputOptions
 {
     /// <summary>Length of each measurement window (engine and ceiling alike).</summary>
@@ -21,6 +21,12 @@ public sealed record ThroughputOptions
     /// <summary>The workflow every run executes (<see cref="BenchWorkflow.Parse"/>).</summary>
     public BenchWorkflow Workflow { get; init; } = BenchWorkflow.Linear;
 
+    /// <summary>
+    /// The tracing modes the engine is measured in, each in its own window at every level (the order turns between
+    /// rounds); the first is the one the main tables show. With more than one, a table compares each to the first.
+    /// </summary>
+    public IReadOnlyList<TracingMode> Tracing { get; init; } = [TracingMode.Off];
+
     public static ThroughputOptions Parse(IReadOnlyList<string> args)
     {
         var options = new ThroughputOptions();
@@ -35,9 +41,15 @@ public sealed record ThroughputOptions
                 "--rounds" => options with { Rounds = int.Parse(value, CultureInfo.InvariantCulture) },
                 "--silos" => options with { Silos = short.Parse(value, CultureInfo.InvariantCulture) },
                 "--workflow" => options with { Workflow = BenchWorkflow.Parse(value) },
+                "--tracing" => options with { Tracing = value.Split(',').Select(BenchTracing.Parse).ToArray() },
                 _ => throw new ArgumentException($"unknown option {args[i]}"),
             };
             i++;
+        }
+
+        if (options.Tracing.Count == 0 || options.Tracing.Distinct().Count() != options.Tracing.Count)
+        {
+            throw new ArgumentException("--tracing lists each of off, spans and otlp at most once");
         }
 
         if (options.Concurrency.Count == 0 || options.Concurrency.Any(c => c < 1) || options.Rounds < 1 || options.Silos < 1

@@ -75,6 +75,47 @@ public static class ThroughputReport
             $"{countedSteps:F0} from runs × {options.Workflow.Steps}; sink got {sinkRequests} requests for {finishedEvents} finished runs; total {total.TotalSeconds:F0}s"));
     }
 
+    /// <summary>One level of one round in every tracing mode, against the first.</summary>
+    public static string TracingLine(LevelResult level)
+    {
+        var first = level.Traced[0].Result.PerSecond;
+        return "        tracing: " + string.Join(" | ", level.Traced.Select(t => string.Create(CultureInfo.InvariantCulture,
+            $"{BenchTracing.Name(t.Mode)} {t.Result.PerSecond * level.StepsPerRun,7:F1} steps/s p50 {Ms(t.Result.LatencyP50)} ms ({(first == 0 ? 0 : t.Result.PerSecond / first),5:P0})")));
+    }
+
+    /// <summary>
+    /// Each tracing mode against the first (<c>--tracing off,spans,otlp</c>): the median over rounds of the ratio of steps/s
+    /// measured in the same round at the same level, and the process's CPU per step.
+    /// </summary>
+    public static void PrintTracing(TextWriter output, ThroughputOptions options, IReadOnlyList<LevelResult> results, (long Requests, long Bytes) otlp)
+    {
+        var baseline = BenchTracing.Name(options.Tracing[0]);
+        output.WriteLine();
+        output.WriteLine($"Tracing: each mode against {baseline} (ratio = median over rounds of steps/s ÷ {baseline}'s steps/s in the same round and level):");
+        output.WriteLine();
+        output.WriteLine($"| conc | tracing | steps/s | run p50 ms | run p99 ms | engine process ms/step | steps/s ÷ {baseline} | p50 ÷ {baseline} |");
+        output.WriteLine("|-----:|:--------|--------:|-----------:|-----------:|-----------------------:|------------:|---------:|");
+        foreach (var level in results.GroupBy(r => r.Concurrency))
+        {
+            for (var m = 0; m < options.Tracing.Count; m++)
+            {
+                var mode = m;
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {level.Key,4} | {BenchTracing.Name(options.Tracing[mode]),-7} | {Median(level, r => r.Traced[mode].Result.PerSecond * r.StepsPerRun),7:F1} " +
+                    $"| {Median(level, r => r.Traced[mode].Result.LatencyP50.TotalMilliseconds),10:F1} | {Median(level, r => r.Traced[mode].Result.LatencyP99.TotalMilliseconds),10:F1} " +
+                    $"| {Median(level, r => r.Traced[mode].Result.Cpu.Process.TotalMilliseconds / (r.Traced[mode].Result.WorkInWindow * r.StepsPerRun)),22:F2} " +
+                    $"| {Median(level, r => Ratio(r.Traced[mode].Result.PerSecond, r.Traced[0].Result.PerSecond)),11:F3} " +
+                    $"| {Median(level, r => Ratio(r.Traced[mode].Result.LatencyP50.TotalMilliseconds, r.Traced[0].Result.LatencyP50.TotalMilliseconds)),8:F3} |"));
+            }
+        }
+
+        output.WriteLine();
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"OTLP receiver: {otlp.Requests} export request(s), {otlp.Bytes / 1024.0:F0} KiB in all (the exporter batches every 5 s, up to 512 spans, and drops spans past a 2048-span queue)"));
+    }
+
+    private static double Ratio(double value, double baseline) => baseline == 0 ? 0 : value / baseline;
+
     private static string Ms(TimeSpan value) => value.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture).PadLeft(6);
 
     private static double Median<T>(IEnumerable<T> items, Func<T, double> selector)

@@ -6,7 +6,7 @@ namespace MeshHook.Tests.Gateway.Infrastructure;
 
 /// <summary>A one-silo test cluster on a fresh Postgres database with the real gateway in front of it.</summary>
 /// <remarks>Re-implements IAsyncLifetime so that xUnit calls the start and stop here, which wrap the cluster's.</remarks>
-public sealed class GatewayCluster : MeshHookCluster, IAsyncLifetime, IAsyncDisposable
+public class GatewayCluster : MeshHookCluster, IAsyncLifetime, IAsyncDisposable
 {
     public GatewayServer Gateway { get; private set; } = null!;
 

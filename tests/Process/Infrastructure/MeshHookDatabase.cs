@@ -84,6 +84,17 @@ public sealed class MeshHookDatabase(string connectionString)
         return statuses;
     }
 
+    /// <summary>The Orleans name of the newest silo row on this port.</summary>
+    public async Task<string> SiloNameAsync(string clusterId, int siloPort)
+    {
+        await using var connection = await OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT silo_name FROM orleans_membership WHERE deployment_id = @cluster AND port = @port ORDER BY generation DESC LIMIT 1", connection);
+        command.Parameters.AddWithValue("cluster", clusterId);
+        command.Parameters.AddWithValue("port", siloPort);
+        return (string)(await command.ExecuteScalarAsync())!;
+    }
+
     /// <summary>workflow_runs.status of each run.</summary>
     public async Task<Dictionary<Guid, string>> StatusesAsync(IReadOnlyCollection<Guid> runIds)
     {

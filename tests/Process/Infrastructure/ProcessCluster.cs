@@ -33,6 +33,9 @@ public sealed class ProcessCluster : IAsyncDisposable
 
     public IReadOnlyList<ClusterSilo> Silos => _silos;
 
+    /// <summary>Sets a configuration key (environment form) for the silos started from now on: for values known only once the cluster exists, such as the sink's address.</summary>
+    public void Set(string key, string? value) => _settings[key] = value;
+
     /// <summary>
     /// A fresh database and sink. <paramref name="settings"/> are configuration keys in environment form
     /// (MeshHook__Shutdown__DrainTimeout); they come on top of fast recovery settings, so runs created through
