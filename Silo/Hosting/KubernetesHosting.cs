@@ -40,11 +40,16 @@ public static class KubernetesHosting
         }
 
         var podIp = configuration[KubernetesHostingOptions.PodIPEnvironmentVariable];
-        return string.IsNullOrWhiteSpace(podIp)
-            ? throw new InvalidOperationException(
+        if (string.IsNullOrWhiteSpace(podIp))
+        {
+            throw new InvalidOperationException(
                 $"{EnabledKey} is true but neither Orleans:AdvertisedIP nor {KubernetesHostingOptions.PodIPEnvironmentVariable} is set: " +
-                $"give the pod's address through the downward API (env {KubernetesHostingOptions.PodIPEnvironmentVariable} from status.podIP)")
-            : podIp;
+                $"give the pod's address through the downward API (env {KubernetesHostingOptions.PodIPEnvironmentVariable} from status.podIP)");
+        }
+
+        return System.Net.IPAddress.TryParse(podIp, out _)
+            ? podIp
+            : throw new InvalidOperationException($"{KubernetesHostingOptions.PodIPEnvironmentVariable} '{podIp}' is not an IP address");
     }
 
     /// <summary>Adds Orleans' Kubernetes hosting when <see cref="EnabledKey"/> is true.</summary>

@@ -82,6 +82,14 @@ public sealed class KubernetesHostingTests
         act.Should().Throw<InvalidOperationException>().WithMessage("*POD_IP*status.podIP*");
     }
 
+    [Fact]
+    public void Silo_WithTheSwitchOnAndAPodIpThatIsNoAddress_RefusesNamingPodIp()
+    {
+        var act = () => SiloBuilder(new() { [KubernetesHosting.EnabledKey] = "true", ["POD_IP"] = "pod-ip" });
+
+        act.Should().Throw<InvalidOperationException>().WithMessage("POD_IP 'pod-ip' is not an IP address");
+    }
+
     [Theory]
     [InlineData(null, false)]
     [InlineData("", false)]
