@@ -282,25 +282,13 @@ public sealed class SiloStartupTests
     [Fact]
     public async Task Silo_SigtermBetweenTwoStartStages_ExitsZero_OnOrleansLifecycleCanceledException()
     {
-        var connectionString = await PostgresServer.CreateEmptyDatabaseAsync("proc_bug17");
-        await using (var migrate = StartSilo(new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = connectionString }, "--migrate"))
-        {
-            (await migrate.WaitForExitAsync(ExitTimeout)).Should().Be(0, migrate.Output);
-        }
+        var connectionString = await MigratedDatabaseAsync("proc_bug17");
 
         // The membership table first, so that the silo gets past its schema step (which loads the types of its own pool
         // from Postgres) and parks at the join; then pg_enum, which only a pool still loading its types reads; then
         // the join goes on, and the first open of MeshHook's data source parks on pg_enum.
         await using var membership = await LockAsync(connectionString, "orleans_membership", "EXCLUSIVE");
-        await using var silo = ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo)
-        {
-            Ports = ProgramPorts.Silo,
-            Environment = new Dictionary<string, string?>
-            {
-                ["ConnectionStrings__MeshHook"] = connectionString,
-                ["Orleans__ClusterId"] = $"proc-{Guid.NewGuid():N}",
-            },
-        });
+        await using var silo = StartJoiningSilo(connectionString);
         await membership.WaitUntilAWaiterAsync(silo);
         await using var types = await LockAsync(connectionString, "pg_catalog.pg_enum", "ACCESS EXCLUSIVE");
         await membership.DisposeAsync();
@@ -371,47 +359,12 @@ public sealed class SiloStartupTests
     private static async Task<ProgramProcess> SigtermWhileParkedOnLockAsync(
         string database, string table, string lockMode, IReadOnlyDictionary<string, string?>? settings = null)
     {
-        var connectionString = await PostgresServer.CreateEmptyDatabaseAsync(database);
-        await using (var migrate = StartSilo(new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = connectionString }, "--migrate"))
-        {
-            (await migrate.WaitForExitAsync(ExitTimeout)).Should().Be(0, migrate.Output);
-        }
-
-        await using var holder = new Npgsql.NpgsqlConnection(connectionString);
-        await holder.OpenAsync();
-        var hold = await holder.BeginTransactionAsync();
-        await using (var take = new Npgsql.NpgsqlCommand($"LOCK TABLE {table} IN {lockMode} MODE", holder, hold))
-        {
-            await take.ExecuteNonQueryAsync();
-        }
-
-        var silo = ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo)
-        {
-            Ports = ProgramPorts.Silo,
-            Environment = new Dictionary<string, string?>
-            {
-                ["ConnectionStrings__MeshHook"] = connectionString,
-                ["Orleans__ClusterId"] = $"proc-{Guid.NewGuid():N}",
-            }.Concat(settings ?? new Dictionary<string, string?>()).ToDictionary(),
-        });
+        var connectionString = await MigratedDatabaseAsync(database);
+        await using var held = await LockAsync(connectionString, table, lockMode);
+        var silo = StartJoiningSilo(connectionString, settings);
         try
         {
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-            while (true)
-            {
-                silo.HasExited.Should().BeFalse($"the silo waits for {table}; output:\n" + silo.Output);
-                await using var waiting = new Npgsql.NpgsqlCommand(
-                    "SELECT count(*) FROM pg_locks WHERE relation = @table::regclass AND NOT granted", holder, hold);
-                waiting.Parameters.AddWithValue("table", table);
-                if ((long)(await waiting.ExecuteScalarAsync())! > 0)
-                {
-                    break;
-                }
-
-                DateTime.UtcNow.Should().BeBefore(deadline, "the silo should be joining by now; output:\n" + silo.Output);
-                await Task.Delay(100);
-            }
-
+            await held.WaitUntilAWaiterAsync(silo);
             silo.Terminate();
             await Task.WhenAny(silo.Exited, Task.Delay(TimeSpan.FromSeconds(3)));
             return silo;
@@ -421,11 +374,28 @@ public sealed class SiloStartupTests
             await silo.DisposeAsync();
             throw;
         }
-        finally
-        {
-            await hold.RollbackAsync();
-        }
     }
+
+    /// <summary>A fresh database with the schema applied by the silo's own <c>--migrate</c>.</summary>
+    private static async Task<string> MigratedDatabaseAsync(string database)
+    {
+        var connectionString = await PostgresServer.CreateEmptyDatabaseAsync(database);
+        await using var migrate = StartSilo(new Dictionary<string, string?> { ["ConnectionStrings__MeshHook"] = connectionString }, "--migrate");
+        (await migrate.WaitForExitAsync(ExitTimeout)).Should().Be(0, migrate.Output);
+        return connectionString;
+    }
+
+    /// <summary>A silo of a cluster of its own on <paramref name="connectionString"/>, started without waiting for it.</summary>
+    private static ProgramProcess StartJoiningSilo(string connectionString, IReadOnlyDictionary<string, string?>? settings = null) =>
+        ProgramProcess.Start(new ProgramStart("silo", BuildOutput.Silo)
+        {
+            Ports = ProgramPorts.Silo,
+            Environment = new Dictionary<string, string?>
+            {
+                ["ConnectionStrings__MeshHook"] = connectionString,
+                ["Orleans__ClusterId"] = $"proc-{Guid.NewGuid():N}",
+            }.Concat(settings ?? new Dictionary<string, string?>()).ToDictionary(),
+        });
 
     /// <summary>
     /// The silo's web server starts after Orleans, so a silo whose HTTP port is taken has already joined the cluster when
