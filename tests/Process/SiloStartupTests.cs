@@ -289,10 +289,10 @@ public sealed class SiloStartupTests
         // the join goes on, and the first open of MeshHook's data source parks on pg_enum.
         await using var membership = await LockAsync(connectionString, "orleans_membership", "EXCLUSIVE");
         await using var silo = StartJoiningSilo(connectionString);
-        await membership.WaitUntilAWaiterAsync(silo);
+        await WaitUntilAWaiterAsync(membership, silo, "orleans_membership");
         await using var types = await LockAsync(connectionString, "pg_catalog.pg_enum", "ACCESS EXCLUSIVE");
         await membership.DisposeAsync();
-        await types.WaitUntilAWaiterAsync(silo);
+        await WaitUntilAWaiterAsync(types, silo, "pg_enum");
         silo.Terminate();
         await Task.WhenAny(silo.Exited, Task.Delay(TimeSpan.FromSeconds(3)));
         await types.DisposeAsync();
@@ -302,52 +302,18 @@ public sealed class SiloStartupTests
         silo.Output.Should().NotContain("Unhandled exception");
     }
 
-    private static async Task<HeldLock> LockAsync(string connectionString, string table, string lockMode)
+    private static Task<TableLock> LockAsync(string connectionString, string table, string lockMode) =>
+        TableLock.TakeAsync(connectionString, table, lockMode);
+
+    /// <summary>Until another session waits for <paramref name="held"/> (the silo, which must not exit meanwhile).</summary>
+    private static async Task WaitUntilAWaiterAsync(TableLock held, ProgramProcess silo, string table)
     {
-        var holder = new Npgsql.NpgsqlConnection(connectionString);
-        await holder.OpenAsync();
-        var hold = await holder.BeginTransactionAsync();
-        await using (var take = new Npgsql.NpgsqlCommand($"LOCK TABLE {table} IN {lockMode} MODE", holder, hold))
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!await held.HasWaiterAsync())
         {
-            await take.ExecuteNonQueryAsync();
-        }
-
-        return new HeldLock(holder, hold, table);
-    }
-
-    /// <summary>A table lock held in an open transaction; disposing rolls it back, which releases it.</summary>
-    private sealed class HeldLock(Npgsql.NpgsqlConnection holder, Npgsql.NpgsqlTransaction hold, string table) : IAsyncDisposable
-    {
-        private bool _released;
-
-        /// <summary>Until another session waits for this lock (the silo, which must not exit meanwhile).</summary>
-        public async Task WaitUntilAWaiterAsync(ProgramProcess silo)
-        {
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-            while (true)
-            {
-                silo.HasExited.Should().BeFalse($"the silo waits for {table}; output:\n" + silo.Output);
-                await using var waiting = new Npgsql.NpgsqlCommand(
-                    "SELECT count(*) FROM pg_locks WHERE relation = @table::regclass AND NOT granted", holder, hold);
-                waiting.Parameters.AddWithValue("table", table);
-                if ((long)(await waiting.ExecuteScalarAsync())! > 0)
-                {
-                    return;
-                }
-
-                DateTime.UtcNow.Should().BeBefore(deadline, $"the silo should wait for {table} by now; output:\n" + silo.Output);
-                await Task.Delay(100);
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (!_released)
-            {
-                _released = true;
-                await hold.RollbackAsync();
-                await holder.DisposeAsync();
-            }
+            silo.HasExited.Should().BeFalse($"the silo waits for {table}; output:\n" + silo.Output);
+            DateTime.UtcNow.Should().BeBefore(deadline, $"the silo should wait for {table} by now; output:\n" + silo.Output);
+            await Task.Delay(100);
         }
     }
 
@@ -364,7 +330,7 @@ public sealed class SiloStartupTests
         var silo = StartJoiningSilo(connectionString, settings);
         try
         {
-            await held.WaitUntilAWaiterAsync(silo);
+            await WaitUntilAWaiterAsync(held, silo, table);
             silo.Terminate();
             await Task.WhenAny(silo.Exited, Task.Delay(TimeSpan.FromSeconds(3)));
             return silo;

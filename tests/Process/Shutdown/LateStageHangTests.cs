@@ -3,7 +3,6 @@ using AwesomeAssertions;
 using MeshHook.Tests.Integration.Infrastructure;
 using MeshHook.Tests.Integration.Runs;
 using MeshHook.Tests.Process.Infrastructure;
-using Npgsql;
 
 namespace MeshHook.Tests.Process.Shutdown;
 
@@ -35,18 +34,12 @@ public sealed class LateStageHangTests
         await Poll.UntilAsync(
             async () => (await cluster.Database.MembershipStatusesAsync(cluster.ClusterId, silo.SiloPort)).FirstOrDefault() == 4,
             "the silo writes its status ShuttingDown", TimeSpan.FromSeconds(10));
-        await using var holder = new NpgsqlConnection(cluster.ConnectionString);
-        await holder.OpenAsync();
-        await using var hold = await holder.BeginTransactionAsync();
-        await using (var take = new NpgsqlCommand("LOCK TABLE orleans_membership IN EXCLUSIVE MODE", holder, hold))
-        {
-            await take.ExecuteNonQueryAsync();
-        }
+        await using var membership = await TableLock.TakeAsync(cluster.ConnectionString, "orleans_membership", "EXCLUSIVE");
 
         (await cluster.Database.ShutdownsAsync(silo.AddressPrefix)).Should().BeEmpty("the lock is in place before the report, which comes after the drain");
         var exitCode = await silo.WaitForExitAsync(TimeSpan.FromSeconds(40), "the silo exits");
         var signalToExit = clock.Elapsed;
-        await hold.RollbackAsync();
+        await membership.DisposeAsync();
 
         exitCode.Should().Be(0, silo.Process.Output);
         silo.Process.Output.Should().Contain("Orleans' remaining stop stages have not ended 5 s after the report", "the late stage really hung");
